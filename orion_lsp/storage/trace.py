@@ -1,0 +1,164 @@
+"""`TraceStore`: the per-turn event ledger (`trace_events`) behind `orion traces`.
+
+Every event is its own committed transaction (CONTRACT.md: committed before
+the turn goes on). `seq` is computed inside the same BEGIN IMMEDIATE
+transaction as the insert, so two processes appending to one file can never
+produce duplicate or missing sequence numbers. Each row also records the pid
+of the writing process so `mark_interrupted` can close turns whose process
+died (kill -9) without touching turns another live editor is running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from orion_lsp.storage.database import Database, utc_now
+from orion_lsp.storage.payload import encode_payload
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("turn_start", "llm_call", "tool_call", "tool_result", "turn_end")
+_COLUMNS = "id, project_id, turn_id, seq, type, payload, created_at"
+
+# Single statement: the next seq comes from the UNIQUE (turn_id, seq) index.
+_APPEND_SQL = (
+    "INSERT INTO trace_events (project_id, turn_id, seq, type, payload, created_at, pid)"
+    " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM trace_events WHERE turn_id = ?"
+    " RETURNING id, seq"
+)
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    id: int
+    project_id: str
+    turn_id: str
+    seq: int
+    type: str
+    payload: dict[str, Any]
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> TraceEvent:
+        return cls(
+            id=row["id"],
+            project_id=row["project_id"],
+            turn_id=row["turn_id"],
+            seq=row["seq"],
+            type=row["type"],
+            payload=json.loads(row["payload"]),
+            created_at=row["created_at"],
+        )
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
+
+
+class TraceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def append(
+        self, project_id: str, turn_id: str, type: str, payload: dict[str, Any]
+    ) -> TraceEvent:
+        """Append one event (seq = 1, 2, 3... within the turn); committed on return.
+
+        The payload is redacted and stored as JSON; the returned event carries
+        the stored (redacted) payload.
+        """
+        if type not in EVENT_TYPES:
+            raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
+        text = encode_payload(payload, self.db.redactor)
+        created_at = utc_now()
+        params = (project_id, turn_id, type, text, created_at, os.getpid(), turn_id)
+
+        async def insert(conn: aiosqlite.Connection) -> tuple[int, int]:
+            rows = await conn.execute_fetchall(_APPEND_SQL, params)
+            row = next(iter(rows))
+            return int(row[0]), int(row[1])
+
+        new_id, seq = await self.db.write(insert)
+        return TraceEvent(new_id, project_id, turn_id, seq, type, json.loads(text), created_at)
+
+    async def events(self, project_id: str, turn_id: str) -> list[TraceEvent]:
+        """The events of one turn, ordered by seq."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM trace_events WHERE turn_id = ? AND project_id = ?"
+            " ORDER BY seq",
+            (turn_id, project_id),
+        )
+        return [TraceEvent.from_row(r) for r in rows]
+
+    async def last_turn_id(self, project_id: str) -> str | None:
+        """The most recently started turn of the project, or None."""
+        row = await self.db.fetchone(
+            "SELECT turn_id FROM trace_events WHERE project_id = ? AND type = 'turn_start'"
+            " ORDER BY id DESC LIMIT 1",
+            (project_id,),
+        )
+        return None if row is None else str(row[0])
+
+    async def turn_ids(self, project_id: str, limit: int = 20) -> list[str]:
+        """The project's most recently started turns, most recent first."""
+        if limit <= 0:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT turn_id FROM trace_events WHERE project_id = ? AND type = 'turn_start'"
+            " ORDER BY id DESC LIMIT ?",
+            (project_id, limit),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def mark_interrupted(self) -> list[str]:
+        """Close turns left open by a dead process with turn_end {status: 'interrupted'}.
+
+        A turn is open when it has a turn_start and no turn_end. It is closed
+        only when the process that started it is gone (its pid no longer
+        exists), so a second editor's server starting up does not end the
+        first one's running turn. Returns the closed turn ids, oldest first.
+        """
+        payload = encode_payload({"status": "interrupted"}, None)
+
+        async def close_open_turns(conn: aiosqlite.Connection) -> list[str]:
+            rows = await conn.execute_fetchall(
+                "SELECT s.project_id, s.turn_id, s.pid FROM trace_events AS s"
+                " WHERE s.type = 'turn_start' AND NOT EXISTS (SELECT 1 FROM trace_events AS e"
+                "   WHERE e.type = 'turn_end' AND e.turn_id = s.turn_id)"
+                " ORDER BY s.id"
+            )
+            closed: list[str] = []
+            now = utc_now()
+            for project_id, turn_id, pid in rows:
+                if _pid_alive(pid):
+                    continue
+                await conn.execute(
+                    _APPEND_SQL,
+                    (project_id, turn_id, "turn_end", payload, now, os.getpid(), turn_id),
+                )
+                closed.append(turn_id)
+            return closed
+
+        closed = await self.db.write(close_open_turns)
+        if closed:
+            log.warning("marked %d interrupted turn(s): %s", len(closed), ", ".join(closed))
+        return closed
