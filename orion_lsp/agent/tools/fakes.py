@@ -1,0 +1,45 @@
+"""In-memory fakes of the tool seams, for tests (and the owner's ``testing.py``).
+
+``MemoryDocuments`` stands in for the editor's open buffers and
+``RecordingApplier`` for ``workspace/applyEdit``: it records every edit and
+answers with a scripted accept/refuse.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .base import FileEdit, OpenDocument
+
+
+class MemoryDocuments:
+    """Open buffers keyed by absolute real path."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, OpenDocument] = {}
+
+    def open(self, path: Path, text: str, version: int | None = 1) -> None:
+        self.docs[os.path.realpath(path)] = OpenDocument(text, version)
+
+    def get(self, path: Path) -> OpenDocument | None:
+        return self.docs.get(str(path))
+
+
+class RecordingApplier:
+    """Records edits; ``accept=False`` plays a user who refuses them."""
+
+    def __init__(self, accept: bool = True, documents: MemoryDocuments | None = None) -> None:
+        self.accept = accept
+        self.edits: list[tuple[FileEdit, str]] = []
+        # When given, accepted edits update these buffers like an editor would.
+        self.documents = documents
+
+    async def apply(self, edit: FileEdit, turn_id: str) -> bool:
+        self.edits.append((edit, turn_id))
+        if self.accept and self.documents is not None:
+            old = self.documents.get(edit.path)
+            if old is not None:
+                version = None if old.version is None else old.version + 1
+                self.documents.docs[str(edit.path)] = OpenDocument(edit.new_content, version)
+        return self.accept
