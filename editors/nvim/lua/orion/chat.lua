@@ -1,0 +1,414 @@
+--- The chat buffer: one markdown scratch buffer per project (workspace root).
+---
+--- Implements the editor side of `orion.chat` / `orion.history` /
+--- `orion.cancel`: a turn's text streams in from `orion/chatDelta`, tool use
+--- shows as one blockquote line per `orion/toolEvent`, and `orion/turnEnd` or a
+--- failed request closes the turn with its status or error in place. The server
+--- does the work; this module only renders what it is told.
+---
+--- One turn at a time per project: two turns streaming into one buffer would
+--- interleave, and the server's history is linear anyway.
+
+local client_mod = require('orion.client')
+local handlers = require('orion.handlers')
+
+local M = {}
+
+local REQUEST_CANCELLED = -32800
+
+---@class orion.Turn
+---@field request_id integer?
+---@field turn_id string?
+---@field streamed boolean  some assistant text arrived
+---@field ended boolean     turnEnd (or the response) closed it
+---@field cancel_requested boolean
+
+--- client_id -> running turn
+---@type table<integer, orion.Turn>
+local turns = {}
+
+--- workspace root -> chat buffer
+---@type table<string, integer>
+local buffers = {}
+
+--- Visible for tests and the statusline.
+function M.running(client_id)
+  return turns[client_id]
+end
+
+---@param root string
+---@return integer? bufnr
+function M.find_buffer(root)
+  local buf = buffers[root]
+  if buf and vim.api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+end
+
+---@param client vim.lsp.Client
+---@return integer bufnr, boolean created
+local function get_buffer(client)
+  local root = client.root_dir or vim.fn.getcwd()
+  local buf = M.find_buffer(root)
+  if buf then
+    return buf, false
+  end
+  buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_name(buf, 'orion://chat/' .. vim.fs.basename(root))
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'hide'
+  vim.bo[buf].swapfile = false
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].filetype = 'markdown'
+  vim.b[buf].orion_root = root
+  buffers[root] = buf
+  return buf, true
+end
+
+--- Show the buffer in a window unless it already is visible.
+---@param buf integer
+local function show(buf)
+  if vim.fn.bufwinid(buf) ~= -1 then
+    return
+  end
+  local opts = require('orion.config').options.chat or {}
+  local how = opts.open or 'vsplit'
+  if how == 'tab' then
+    vim.cmd('tabnew')
+  elseif how == 'split' then
+    vim.cmd((opts.size and tostring(opts.size) or '') .. 'split')
+  elseif how == 'vsplit' then
+    vim.cmd((opts.size and tostring(opts.size) or '') .. 'vsplit')
+  end
+  vim.api.nvim_win_set_buf(0, buf)
+  vim.wo[0][0].wrap = true
+  vim.wo[0][0].linebreak = true
+end
+
+--- Run `fn` with the buffer modifiable, keep windows that were at the end
+--- following the new end (so a streamed answer scrolls like a terminal).
+---@param buf integer
+---@param fn fun()
+local function edit(buf, fn)
+  local followers = {}
+  local last = vim.api.nvim_buf_line_count(buf)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    if vim.api.nvim_win_get_cursor(win)[1] >= last then
+      table.insert(followers, win)
+    end
+  end
+  vim.bo[buf].modifiable = true
+  local ok, err = pcall(fn)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+  local new_last = vim.api.nvim_buf_line_count(buf)
+  for _, win in ipairs(followers) do
+    pcall(vim.api.nvim_win_set_cursor, win, { new_last, 0 })
+  end
+  if not ok then
+    error(err)
+  end
+end
+
+---@param buf integer
+local function is_empty(buf)
+  return vim.api.nvim_buf_line_count(buf) == 1 and vim.api.nvim_buf_get_lines(buf, 0, 1, false)[1] == ''
+end
+
+--- Append whole lines at the end (replacing the lone empty line of a new buffer).
+---@param buf integer
+---@param lines string[]
+function M.append_lines(buf, lines)
+  edit(buf, function()
+    if is_empty(buf) then
+      vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+    else
+      vim.api.nvim_buf_set_lines(buf, -1, -1, false, lines)
+    end
+  end)
+end
+
+--- Append streamed text: continues the last line, newlines open new lines.
+---@param buf integer
+---@param text string
+function M.append_text(buf, text)
+  if text == '' then
+    return
+  end
+  edit(buf, function()
+    local parts = vim.split(text, '\n', { plain = true })
+    local n = vim.api.nvim_buf_line_count(buf)
+    local last = vim.api.nvim_buf_get_lines(buf, n - 1, n, false)[1] or ''
+    parts[1] = last .. parts[1]
+    vim.api.nvim_buf_set_lines(buf, n - 1, n, false, parts)
+  end)
+end
+
+---@param buf integer
+local function last_line(buf)
+  local n = vim.api.nvim_buf_line_count(buf)
+  return vim.api.nvim_buf_get_lines(buf, n - 1, n, false)[1] or ''
+end
+
+--- Lines of a markdown section for one message.
+---@param role string
+---@param content string
+local function message_lines(role, content)
+  local lines = { role == 'user' and '## You' or '## Orion' }
+  vim.list_extend(lines, vim.split(content or '', '\n', { plain = true }))
+  table.insert(lines, '')
+  return lines
+end
+
+---@param buf integer
+---@param result {projectId: string, messages: {role: string, content: string}[]}
+local function render_history(buf, result)
+  local lines = { '# Orion: ' .. (result.projectId or '?'), '' }
+  local messages = result.messages or {}
+  if #messages == 0 then
+    vim.list_extend(lines, { '_No messages yet in this workspace._', '' })
+  end
+  for _, m in ipairs(messages) do
+    vim.list_extend(lines, message_lines(m.role, m.content))
+  end
+  edit(buf, function()
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  end)
+end
+
+--- Fetch `orion.history` and replace the chat buffer's content with it.
+---@param client vim.lsp.Client
+---@param opts? {limit?: integer, uri?: string, open?: boolean}
+---@param done? fun(ok: boolean)
+function M.history(client, opts, done)
+  opts = opts or {}
+  local buf = get_buffer(client)
+  if opts.open ~= false then
+    show(buf)
+  end
+  local args = {}
+  if opts.limit then
+    args.limit = opts.limit
+  end
+  if opts.uri then
+    args.uri = opts.uri
+  end
+  client_mod.exec(client, 'orion.history', args, function(err, result)
+    if err then
+      M.append_lines(buf, { '**Error:** ' .. err.message, '' })
+      handlers.notify_error(err.message)
+    else
+      render_history(buf, result or {})
+    end
+    if done then
+      done(err == nil)
+    end
+  end)
+end
+
+---@param buf integer
+---@param turn orion.Turn
+---@param status string
+---@param error_text string?
+local function close_turn(buf, turn, status, error_text)
+  if turn.ended then
+    return
+  end
+  turn.ended = true
+  local lines = {}
+  if last_line(buf) ~= '' then
+    table.insert(lines, '')
+  end
+  if status == 'cancelled' then
+    table.insert(lines, '_(cancelled)_')
+  elseif status == 'max_steps' then
+    table.insert(lines, '_(stopped: the turn reached maxSteps)_')
+  elseif status == 'error' or error_text then
+    table.insert(lines, '**Error:** ' .. (error_text or 'the turn failed'))
+  end
+  if #lines > 0 and lines[#lines] ~= '' then
+    table.insert(lines, '')
+  end
+  if #lines > 0 then
+    M.append_lines(buf, lines)
+  end
+end
+
+--- Send one turn. `args` is the `orion.chat` argument object
+--- ({prompt, uri?, range?}); the answer streams into the project's chat buffer.
+---@param client vim.lsp.Client
+---@param args {prompt: string, uri?: string, range?: lsp.Range}
+---@param on_done? fun(err: lsp.ResponseError?, result: table?)
+function M.send(client, args, on_done)
+  if turns[client.id] then
+    vim.notify('Orion: a turn is already running (:OrionCancel to stop it)', vim.log.levels.WARN)
+    return
+  end
+  local buf, created = get_buffer(client)
+  show(buf)
+  local function start()
+    ---@type orion.Turn
+    local turn = { streamed = false, ended = false, cancel_requested = false }
+    turns[client.id] = turn
+    local lines = message_lines('user', args.prompt)
+    table.insert(lines, '## Orion')
+    table.insert(lines, '')
+    M.append_lines(buf, lines)
+    turn.request_id = client_mod.exec(client, 'orion.chat', args, function(err, result)
+      if turns[client.id] == turn then
+        turns[client.id] = nil
+      end
+      if err then
+        if err.code == REQUEST_CANCELLED then
+          close_turn(buf, turn, 'cancelled')
+        else
+          close_turn(buf, turn, 'error', err.message)
+          handlers.notify_error(err.message)
+        end
+      else
+        result = result or {}
+        if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
+          M.append_text(buf, result.answer)
+        end
+        local extra = {}
+        for _, e in ipairs(result.edits or {}) do
+          table.insert(extra, ('> edit %s: %s'):format(e.path, e.applied and 'applied' or 'not applied'))
+        end
+        if #extra > 0 then
+          if last_line(buf) ~= '' then
+            table.insert(extra, 1, '')
+          end
+          table.insert(extra, '')
+          M.append_lines(buf, extra)
+        end
+        close_turn(buf, turn, result.status or 'completed')
+      end
+      if last_line(buf) ~= '' then
+        M.append_lines(buf, { '' })
+      end
+      if on_done then
+        on_done(err, result)
+      end
+    end)
+    if not turn.request_id then
+      turns[client.id] = nil
+      close_turn(buf, turn, 'error', 'Orion: the request could not be sent (server stopped?)')
+      handlers.notify_error('Orion: the request could not be sent (server stopped?)')
+    end
+  end
+  if created then
+    -- A new chat buffer starts with the workspace's history, then the turn.
+    M.history(client, { open = false }, function()
+      start()
+    end)
+  else
+    start()
+  end
+end
+
+--- Stop the running turn: `orion.cancel` when the turn id is known, else
+--- `$/cancelRequest` (both end the turn with status `cancelled`).
+---@param client vim.lsp.Client
+---@return boolean asked
+function M.cancel(client)
+  local turn = turns[client.id]
+  if not turn then
+    vim.notify('Orion: no turn is running', vim.log.levels.INFO)
+    return false
+  end
+  turn.cancel_requested = true
+  if turn.turn_id then
+    client_mod.exec(client, 'orion.cancel', { turnId = turn.turn_id }, function(err)
+      if err then
+        handlers.notify_error(err.message)
+      end
+    end)
+  elseif turn.request_id then
+    client_mod.cancel_request(client, turn.request_id)
+  end
+  return true
+end
+
+--- The running turn of a client that a notification belongs to.
+---@param client_id integer
+---@param turn_id string?
+---@return orion.Turn?, integer?
+local function turn_for(client_id, turn_id)
+  local turn = turns[client_id]
+  if not turn then
+    return nil
+  end
+  if turn.turn_id == nil then
+    turn.turn_id = turn_id
+  elseif turn_id and turn.turn_id ~= turn_id then
+    return nil -- not ours (e.g. a detached turn started elsewhere)
+  end
+  local client = vim.lsp.get_client_by_id(client_id)
+  local buf = client and M.find_buffer(client.root_dir or vim.fn.getcwd())
+  if not buf then
+    return nil
+  end
+  return turn, buf
+end
+
+function M.on_delta(client_id, params)
+  local turn, buf = turn_for(client_id, params and params.turnId)
+  if not turn or not buf or turn.ended then
+    return
+  end
+  turn.streamed = true
+  M.append_text(buf, params.delta or '')
+end
+
+function M.on_tool_event(client_id, params)
+  local turn, buf = turn_for(client_id, params and params.turnId)
+  if not turn or not buf or turn.ended then
+    return
+  end
+  local mark
+  if params.type == 'tool_call' then
+    mark = '→'
+  elseif params.ok == false then
+    mark = '✗'
+  else
+    mark = '✓'
+  end
+  local text = ('> %s %s'):format(mark, params.name or '?')
+  if params.summary and params.summary ~= '' then
+    text = text .. ': ' .. params.summary:gsub('\n', ' ')
+  end
+  local lines = { text, '' }
+  if last_line(buf) ~= '' then
+    table.insert(lines, 1, '')
+  elseif vim.startswith(M.line_before_last(buf), '> ') then
+    -- consecutive tool lines stay one compact block
+    edit(buf, function()
+      local n = vim.api.nvim_buf_line_count(buf)
+      vim.api.nvim_buf_set_lines(buf, n - 1, n, false, {})
+    end)
+  end
+  M.append_lines(buf, lines)
+end
+
+---@param buf integer
+function M.line_before_last(buf)
+  local n = vim.api.nvim_buf_line_count(buf)
+  if n < 2 then
+    return ''
+  end
+  return vim.api.nvim_buf_get_lines(buf, n - 2, n - 1, false)[1] or ''
+end
+
+function M.on_turn_end(client_id, params)
+  local turn, buf = turn_for(client_id, params and params.turnId)
+  if not turn or not buf then
+    return
+  end
+  if not turn.streamed and type(params.answer) == 'string' and params.answer ~= '' then
+    turn.streamed = true
+    M.append_text(buf, params.answer)
+  end
+  close_turn(buf, turn, params.status or 'completed', params.error)
+end
+
+return M
