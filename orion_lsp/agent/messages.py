@@ -1,0 +1,98 @@
+"""Chat messages sent to the model: the dynamic system prompt and the tool round-trips."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..config import Settings
+from ..storage import ChatMessage
+from .model import ModelReply
+from .protocols import ContextBlock
+from .turn import TurnRequest
+
+# The active file goes into the prompt only up to this many characters: the
+# model can read the rest with read_file.
+ACTIVE_FILE_CHARS = 12_000
+
+
+@cache
+def _base_prompt() -> str:
+    return resources.files("orion_lsp.agent").joinpath("prompts/system.md").read_text("utf-8")
+
+
+def system_prompt(req: TurnRequest, context: ContextBlock) -> str:
+    parts = [_base_prompt().format(project_id=req.project.project_id).strip()]
+    parts.append(f"Project root: {req.project.root.name}/ (paths are relative to it)")
+    if context.text:
+        parts.append("## Repository map (ranked; bodies elided)\n" + context.text.strip())
+    if req.active_file:
+        block = f"## Active file: {req.active_file}"
+        if req.active_text is not None:
+            text = req.active_text
+            if len(text) > ACTIVE_FILE_CHARS:
+                text = text[:ACTIVE_FILE_CHARS] + "\n... [active file truncated; use read_file]"
+            block += "\n```\n" + text + "\n```"
+        parts.append(block)
+    if req.selection is not None:
+        s = req.selection
+        parts.append(
+            f"## Selection in {req.active_file or 'the active file'} "
+            f"(lines {s.start_line + 1}-{s.end_line + 1})\n```\n{s.text}\n```"
+        )
+    return "\n\n".join(parts)
+
+
+def build_messages(
+    req: TurnRequest,
+    history: list[ChatMessage],
+    context: ContextBlock,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(req, context)}]
+    for m in history:
+        if m.content:
+            messages.append({"role": m.role, "content": m.content})
+    user = req.prompt
+    if req.task:
+        user = f"{req.task}\n\n{req.prompt}" if req.prompt else req.task
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def assistant_tool_message(reply: ModelReply) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        # llama.cpp's server answers 500 to content: null beside tool calls.
+        "content": reply.text or "",
+        "tool_calls": [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": _valid_json(c.arguments)},
+            }
+            for c in reply.tool_calls
+        ],
+    }
+
+
+def _valid_json(raw: str) -> str:
+    # Echoing malformed arguments back makes some servers reject the whole request.
+    try:
+        json.loads(raw)
+        return raw
+    except (json.JSONDecodeError, TypeError):
+        return "{}"
+
+
+def tool_message(call_id: str, name: str, content: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
+
+
+def cap_output(content: str, limit: int) -> tuple[str, bool]:
+    if len(content) <= limit:
+        return content, False
+    cut = content[:limit]
+    return cut + f"\n... [output truncated: {len(content) - limit} more characters]", True

@@ -1,0 +1,215 @@
+"""The model client: one streamed chat completion through litellm.
+
+`LiteLLMModel.complete` streams text to a callback as it arrives, assembles
+tool-call deltas, and returns the whole reply. Everything is async so a
+cancelled turn stops the HTTP stream. litellm is imported lazily (it costs
+seconds) and never on the server's start-up path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..redact import Redactor
+
+log = logging.getLogger(__name__)
+
+TextCallback = Callable[[str], Awaitable[None]]
+
+
+class ModelError(Exception):
+    """The model was unreachable or failed. str() is safe to show a user."""
+
+    def __init__(self, message: str, *, retryable: bool = False, kind: str = "error") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.kind = kind
+
+
+@dataclass
+class ToolCallRequest:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model wrote it
+
+
+@dataclass
+class ModelReply:
+    text: str
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    duration_ms: int = 0
+    first_token_ms: int | None = None
+
+
+class Model(Protocol):
+    name: str
+    api_base: str | None
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_text: TextCallback,
+    ) -> ModelReply: ...
+
+
+def describe_endpoint(model: str, api_base: str | None) -> str:
+    return f"{model} at {api_base or 'the provider default URL'}"
+
+
+class LiteLLMModel:
+    """A `Model` backed by `litellm.acompletion(stream=True)`."""
+
+    def __init__(
+        self,
+        name: str,
+        api_base: str | None,
+        api_key: str | None,
+        redactor: Redactor,
+        *,
+        timeout_s: float = 120.0,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.api_base = api_base
+        self._api_key = api_key
+        self._redact = redactor
+        self._timeout_s = timeout_s
+        self._extra = dict(extra or {})
+
+    def error(self, reason: str, **kw: Any) -> ModelError:
+        text = f"Orion model error: {describe_endpoint(self.name, self.api_base)}: {reason}"
+        return ModelError(self._redact(text), **kw)
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_text: TextCallback,
+    ) -> ModelReply:
+        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
+
+        litellm = import_litellm()
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages,
+            "stream": True,
+            # Token counts arrive in the last chunk only when asked for.
+            "stream_options": {"include_usage": True},
+            "timeout": self._timeout_s,
+            **NO_RETRY_KWARGS,
+            **self._extra,
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        elif self.name.startswith(("openai/", "hosted_vllm/", "lm_studio/")):
+            # Local OpenAI-compatible servers need *a* key for the SDK, not a real one.
+            kwargs["api_key"] = "orion-local"
+        if tools:
+            kwargs["tools"] = tools
+        started = time.monotonic()
+        text_parts: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        finish_reason: str | None = None
+        usage: dict[str, int] = {}
+        first_token_ms: int | None = None
+        try:
+            stream = await litellm.acompletion(**kwargs)
+            async for chunk in stream:
+                chunk_usage = getattr(chunk, "usage", None)
+                if chunk_usage:
+                    usage = _usage_dict(chunk_usage)
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.finish_reason:
+                    finish_reason = choice.finish_reason
+                delta = choice.delta
+                if delta is None:
+                    continue
+                content = getattr(delta, "content", None)
+                if content:
+                    if first_token_ms is None:
+                        first_token_ms = int((time.monotonic() - started) * 1000)
+                    text_parts.append(content)
+                    await on_text(content)
+                for tc in getattr(delta, "tool_calls", None) or []:
+                    idx = tc.index if getattr(tc, "index", None) is not None else len(calls)
+                    slot = calls.setdefault(idx, {"id": "", "name": "", "arguments": ""})
+                    if tc.id:
+                        slot["id"] = tc.id
+                    fn = getattr(tc, "function", None)
+                    if fn is not None:
+                        if fn.name:
+                            slot["name"] += fn.name
+                        if fn.arguments:
+                            slot["arguments"] += fn.arguments
+        except ModelError:
+            raise
+        except Exception as exc:  # litellm/openai/httpx errors: one boundary, no traceback out
+            raise self._map_error(exc) from exc
+        tool_calls = [
+            ToolCallRequest(
+                id=c["id"] or f"call_{i}",
+                name=c["name"],
+                arguments=c["arguments"] or "{}",
+            )
+            for i, c in sorted(calls.items())
+            if c["name"]
+        ]
+        return ModelReply(
+            text="".join(text_parts),
+            tool_calls=tool_calls,
+            finish_reason=finish_reason,
+            usage=usage,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            first_token_ms=first_token_ms,
+        )
+
+    def _map_error(self, exc: BaseException) -> ModelError:
+        status = getattr(exc, "status_code", None)
+        cls = type(exc).__name__
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else cls
+        if len(message) > 400:
+            message = message[:400] + "..."
+        retryable = status in (408, 409, 429, 500, 502, 503, 504) or cls in (
+            "APIConnectionError",
+            "Timeout",
+            "InternalServerError",
+            "ServiceUnavailableError",
+            "RateLimitError",
+        )
+        reason = f"{cls}: {message}" if cls not in message else message
+        log.warning("model call failed: %s", self._redact(reason))
+        return self.error(reason, retryable=retryable, kind=cls)
+
+
+def _usage_dict(usage: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        value = getattr(usage, key, None)
+        if value is None and isinstance(usage, dict):
+            value = usage.get(key)
+        if isinstance(value, int):
+            out[key] = value
+    return out
+
+
+def parse_arguments(raw: str) -> dict[str, Any] | str:
+    """Arguments as a dict, or an error message for the model."""
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        return f"arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+    if not isinstance(value, dict):
+        return "arguments must be a JSON object"
+    return value

@@ -1,0 +1,61 @@
+"""Values that describe a turn: what is asked, and how it ended."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..project import Project
+
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+MAX_STEPS = "max_steps"
+ERROR = "error"
+
+
+def new_turn_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Selection:
+    start_line: int  # 0-based, as LSP
+    start_character: int
+    end_line: int
+    end_character: int
+    text: str
+
+
+@dataclass
+class TurnRequest:
+    project: Project
+    prompt: str  # as typed: this, and only this, is stored as the user message
+    turn_id: str = field(default_factory=new_turn_id)
+    active_file: str | None = None  # relative to the project root
+    active_text: str | None = None
+    selection: Selection | None = None
+    # Extra instructions for this turn (a code action's task). Not stored as the user message.
+    task: str | None = None
+    source: str = "chat"  # chat | code_action | cli
+
+
+@dataclass
+class TurnOutcome:
+    turn_id: str
+    project_id: str
+    status: str
+    answer: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def as_result(self) -> dict[str, Any]:
+        return {
+            "projectId": self.project_id,
+            "turnId": self.turn_id,
+            "status": self.status,
+            "answer": self.answer,
+            "toolCalls": [{"name": c["name"], "ok": c["ok"]} for c in self.tool_calls],
+            "edits": [{"path": e["path"], "applied": e["applied"]} for e in self.edits],
+        }

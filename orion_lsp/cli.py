@@ -1,0 +1,137 @@
+"""Entry points: `orion-lsp` (the server) and `orion` (chat, history, traces, ...).
+
+The `orion` commands use the same composition root, orchestrator and
+database as the editor, so a terminal can continue an editor's conversation.
+Exit codes (CONTRACT): 0 ok, 1 the turn or check failed, 2 usage, 3 storage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .logs import setup_logging
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+
+log = logging.getLogger("orion_lsp.cli")
+
+
+# -- orion-lsp -------------------------------------------------------------------------
+
+
+def lsp_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orion-lsp", description="The Orion language server.")
+    parser.add_argument("--stdio", action="store_true", help="use stdio (the default)")
+    parser.add_argument("--tcp", action="store_true", help="listen on a TCP socket")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2087)
+    parser.add_argument("--log-file", help="write the server log to this file")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.add_argument("--version", action="version", version=f"orion-lsp {__version__}")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_file, args.log_level)
+    from .server.server import create_language_server
+
+    server = create_language_server()
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0
+
+
+# -- orion -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orion", description="Orion from the terminal.")
+    parser.add_argument("--version", action="version", version=f"orion {__version__}")
+    parser.add_argument(
+        "--log-file", help="write the log to this file (default: stderr, warnings only)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="one turn (PROMPT given) or an interactive session")
+    chat.add_argument("--project-id", required=True)
+    chat.add_argument("--workspace", default=".", help="project root (default: cwd)")
+    chat.add_argument("prompt", nargs="?")
+
+    hist = sub.add_parser("history", help="the last messages of a project, oldest first")
+    hist.add_argument("--project-id", required=True)
+    hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--json", action="store_true")
+
+    tr = sub.add_parser("traces", help="the trace events of the last turn or of one turn")
+    tr.add_argument("--project-id", required=True)
+    tr.add_argument("--turn")
+    tr.add_argument("--json", action="store_true")
+
+    pid = sub.add_parser("project-id", help="the project id the server derives for DIR")
+    pid.add_argument("dir", nargs="?", default=".")
+
+    rm = sub.add_parser("repomap", help="the ranked repo map the model would get", add_help=False)
+    rm.add_argument("rest", nargs=argparse.REMAINDER)
+
+    sub.add_parser("doctor", help="check database, model and tree-sitter languages")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "repomap":
+        # The repo map has its own parser (orion_lsp.context.cli).
+        setup_logging(None, "WARNING")
+        from .context.cli import repomap_main
+
+        return repomap_main(argv[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and EXIT_USAGE
+    setup_logging(args.log_file, "INFO" if args.log_file else "WARNING")
+    if args.command == "project-id":
+        return cmd_project_id(args)
+    if args.command == "history" and args.limit < 1:
+        print("orion: --limit must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    from .cli_commands import run_command
+
+    try:
+        return asyncio.run(run_command(args))
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def cmd_project_id(args: Any) -> int:
+    from .project import derive_project_id
+
+    path = Path(args.dir)
+    if not path.is_dir():
+        print(f"orion: not a directory: {args.dir}", file=sys.stderr)
+        return EXIT_USAGE
+    print(derive_project_id(path))
+    return EXIT_OK
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,246 @@
+"""The `orion` subcommands that need the database or the model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .agent.model import ModelError
+from .agent.tools.base import NoDocuments
+from .agent.tools.disk_applier import DiskEditApplier
+from .agent.turn import TurnRequest
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
+from .config import SettingsError, load_settings
+from .project import Project, real_root
+from .services import Services, make_model, open_services
+from .storage import StorageError
+
+
+class TerminalSink:
+    """Streams the answer to stdout and tool events to stderr."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+
+    async def delta(self, turn_id: str, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        self._at_line_start = text.endswith("\n")
+
+    async def tool_event(
+        self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
+    ) -> None:
+        if not self._at_line_start:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._at_line_start = True
+        mark = {None: "->", True: "ok", False: "!!"}[ok]
+        print(f"  [{mark}] {summary}", file=sys.stderr, flush=True)
+
+    async def progress(self, turn_id: str, message: str) -> None:
+        return None
+
+
+async def run_command(args: Any) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"orion: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return await run_doctor(settings)
+    services = await open_services(settings)
+    try:
+        services.require_db()
+        if args.command == "chat":
+            return await cmd_chat(services, args)
+        if args.command == "history":
+            return await cmd_history(services, args)
+        if args.command == "traces":
+            return await cmd_traces(services, args)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_STORAGE
+    finally:
+        await services.close()
+
+
+async def cmd_chat(services: Services, args: Any) -> int:
+    root = Path(args.workspace)
+    if not root.is_dir():
+        print(f"orion: not a directory: {args.workspace}", file=sys.stderr)
+        return EXIT_USAGE
+    project = Project(args.project_id, real_root(root))
+    if args.prompt is not None:
+        if not args.prompt.strip():
+            print("orion: the prompt is empty", file=sys.stderr)
+            return EXIT_USAGE
+        return await _one_turn(services, project, args.prompt)
+    status = EXIT_OK
+    print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
+    while True:
+        try:
+            prompt = await asyncio.get_running_loop().run_in_executor(None, _read_prompt)
+        except EOFError:
+            break
+        if prompt is None or not prompt.strip():
+            continue
+        status = await _one_turn(services, project, prompt)
+        if status == EXIT_STORAGE:
+            return status
+    return status
+
+
+def _read_prompt() -> str | None:
+    sys.stderr.write("\norion> ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+async def _one_turn(services: Services, project: Project, prompt: str) -> int:
+    orchestrator = services.require_orchestrator()
+    req = TurnRequest(project=project, prompt=prompt, source="cli")
+    task = asyncio.create_task(
+        orchestrator.run(
+            req, TerminalSink(), documents=NoDocuments(), applier=DiskEditApplier(project.root)
+        )
+    )
+    loop = asyncio.get_running_loop()
+    # Ctrl-C cancels the turn (recorded as cancelled), it does not kill the process.
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    try:
+        outcome = await task
+    except ModelError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except StorageError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return EXIT_STORAGE
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    if not outcome.answer.endswith("\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    for edit in outcome.edits:
+        state = "applied" if edit["applied"] else "not applied"
+        print(f"  edit {edit['path']}: {state}", file=sys.stderr)
+    print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
+
+
+async def cmd_history(services: Services, args: Any) -> int:
+    assert services.history is not None
+    messages = await services.history.last(args.project_id, args.limit)
+    if args.json:
+        print_json(
+            {
+                "projectId": args.project_id,
+                "messages": [
+                    {
+                        "role": m.role,
+                        "content": m.content,
+                        "turnId": m.turn_id,
+                        "createdAt": m.created_at,
+                    }
+                    for m in messages
+                ],
+            }
+        )
+        return EXIT_OK
+    if not messages:
+        print(f"(no messages for {args.project_id})", file=sys.stderr)
+    for m in messages:
+        print(f"--- {m.role} {m.created_at} turn {m.turn_id[:8]}")
+        print(m.content)
+    return EXIT_OK
+
+
+async def cmd_traces(services: Services, args: Any) -> int:
+    assert services.traces is not None
+    turn_id = args.turn or await services.traces.last_turn_id(args.project_id)
+    if turn_id is None:
+        print(f"orion: no turns for project {args.project_id}", file=sys.stderr)
+        return EXIT_FAILED
+    events = await services.traces.events(args.project_id, turn_id)
+    if args.turn and not events:
+        print(f"orion: no events for turn {turn_id} in project {args.project_id}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print_json(
+            {
+                "projectId": args.project_id,
+                "turnId": turn_id,
+                "events": [
+                    {"seq": e.seq, "type": e.type, "payload": e.payload, "createdAt": e.created_at}
+                    for e in events
+                ],
+            }
+        )
+        return EXIT_OK
+    print(f"turn {turn_id} ({args.project_id})")
+    for e in events:
+        print(f"{e.seq:>3} {e.created_at} {e.type:<11} {_event_line(e.type, e.payload)}")
+    return EXIT_OK
+
+
+def _event_line(type: str, p: dict[str, Any]) -> str:
+    if type == "turn_start":
+        return f"prompt={_short(p.get('prompt'))} model={p.get('model')}"
+    if type == "llm_call":
+        if p.get("error"):
+            return f"step={p.get('step')} error={_short(p.get('error'), 100)}"
+        return (
+            f"step={p.get('step')} finish={p.get('finishReason')} "
+            f"tokens={p.get('tokens')} {p.get('durationMs')}ms"
+        )
+    if type == "tool_call":
+        return f"{p.get('name')} {_short(p.get('arguments'), 80)}"
+    if type == "tool_result":
+        return f"{p.get('name')} ok={p.get('ok')} {_short(p.get('summary'), 80)}"
+    if type == "turn_end":
+        extra = f" error={_short(p.get('error'), 100)}" if p.get("error") else ""
+        return f"status={p.get('status')} steps={p.get('steps')} {p.get('durationMs')}ms{extra}"
+    return _short(p, 100)
+
+
+def _short(value: Any, n: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+async def check_model(
+    services_settings: Any, redactor: Any, timeout: float = 60.0
+) -> tuple[bool, str]:
+    """One tiny completion; (ok, what happened)."""
+    model = make_model(services_settings, redactor)
+    started = time.monotonic()
+    pieces: list[str] = []
+
+    async def on_text(t: str) -> None:
+        pieces.append(t)
+
+    try:
+        async with asyncio.timeout(timeout):
+            reply = await model.complete(
+                [{"role": "user", "content": "Reply with the single word: ok"}], None, on_text
+            )
+    except TimeoutError:
+        return False, f"no answer within {timeout:.0f} s"
+    except ModelError as exc:
+        return False, str(exc)
+    ms = int((time.monotonic() - started) * 1000)
+    return True, f"answered in {ms} ms ({len(reply.text)} chars, finish={reply.finish_reason})"

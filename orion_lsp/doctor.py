@@ -1,0 +1,62 @@
+"""`orion doctor`: database, model reachability, tree-sitter languages."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_STORAGE
+from .config import Settings
+from .redact import Redactor
+from .storage import Database, StorageError
+
+
+def _line(ok: bool | None, label: str, detail: str) -> None:
+    mark = {True: "ok  ", False: "FAIL", None: "info"}[ok]
+    print(f"[{mark}] {label}: {detail}")
+
+
+async def run_doctor(settings: Settings) -> int:
+    from .cli_commands import check_model
+
+    redactor = Redactor.from_environment()
+    redactor.add_secret(settings.api_key)
+    status = EXIT_OK
+    _line(None, "orion", f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}")
+    try:
+        db = await Database.open(settings.database_path, redactor=redactor)
+    except StorageError as exc:
+        _line(False, "database", str(exc))
+        status = EXIT_STORAGE
+    else:
+        _line(
+            True,
+            "database",
+            f"{db.path} (schema version {db.schema_version}, SQLite {db.sqlite_version})",
+        )
+        await db.close()
+    ok, detail = await check_model(settings, redactor)
+    base = settings.api_base or "provider default URL"
+    _line(ok, "model", f"{settings.model} at {base}: {detail}")
+    if settings.critic_model:
+        from dataclasses import replace
+
+        cok, cdetail = await check_model(replace(settings, model=settings.critic_model), redactor)
+        _line(cok, "critic model", f"{settings.critic_model}: {cdetail}")
+        ok = ok and cok
+    if not ok and status == EXIT_OK:
+        status = EXIT_FAILED
+    langs = _languages()
+    _line(bool(langs) or None, "tree-sitter", ", ".join(langs) if langs else "no languages found")
+    return status
+
+
+def _languages() -> list[str]:
+    try:
+        from .context.languages import available_languages  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    try:
+        return sorted(available_languages())
+    except Exception as exc:  # a broken grammar should show, not crash doctor
+        return [f"error: {exc}"]

@@ -1,0 +1,133 @@
+"""Typed, validated arguments of the `orion.*` commands.
+
+Commands take one JSON object with camelCase keys (CONTRACT "Commands").
+Anything else is a -32602 with a message that says what was wrong; unknown
+keys are ignored so newer clients keep working with older servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidArguments
+
+MAX_PROMPT_CHARS = 200_000
+
+
+@dataclass(frozen=True)
+class Range:
+    start_line: int
+    start_character: int
+    end_line: int
+    end_character: int
+
+    @property
+    def empty(self) -> bool:
+        return (self.start_line, self.start_character) == (self.end_line, self.end_character)
+
+
+@dataclass(frozen=True)
+class ChatArgs:
+    prompt: str
+    uri: str | None = None
+    range: Range | None = None
+    detach: bool = False
+
+
+@dataclass(frozen=True)
+class HistoryArgs:
+    uri: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class CancelArgs:
+    turn_id: str
+
+
+def single_object(arguments: Any, command: str, *, required: bool = True) -> dict[str, Any]:
+    if arguments is None or arguments == []:
+        if required:
+            raise InvalidArguments(f"{command} takes one object argument")
+        return {}
+    if not isinstance(arguments, list) or len(arguments) != 1:
+        raise InvalidArguments(f"{command} takes exactly one object argument")
+    obj = arguments[0]
+    if obj is None and not required:
+        return {}
+    if not isinstance(obj, dict):
+        raise InvalidArguments(f"{command} takes one object argument, got {type(obj).__name__}")
+    return obj
+
+
+def _opt_str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArguments(f"'{key}' must be a string")
+    return value
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArguments(f"'{what}' must be an integer")
+    if value < 0:
+        raise InvalidArguments(f"'{what}' must not be negative")
+    return value
+
+
+def parse_range(value: Any) -> Range | None:
+    if value is None:
+        return None
+    try:
+        start, end = value["start"], value["end"]
+        r = Range(
+            _int(start["line"], "range.start.line"),
+            _int(start["character"], "range.start.character"),
+            _int(end["line"], "range.end.line"),
+            _int(end["character"], "range.end.character"),
+        )
+    except (KeyError, TypeError):
+        raise InvalidArguments(
+            "'range' must be an LSP range {start: {line, character}, end: {line, character}}"
+        ) from None
+    if (r.end_line, r.end_character) < (r.start_line, r.start_character):
+        raise InvalidArguments("'range' ends before it starts")
+    return r
+
+
+def parse_chat(arguments: Any) -> ChatArgs:
+    obj = single_object(arguments, "orion.chat")
+    prompt = obj.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidArguments("'prompt' must be a non-empty string")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidArguments(f"'prompt' is longer than {MAX_PROMPT_CHARS} characters")
+    detach = obj.get("detach", False)
+    if not isinstance(detach, bool):
+        raise InvalidArguments("'detach' must be a boolean")
+    return ChatArgs(prompt, _opt_str(obj, "uri"), parse_range(obj.get("range")), detach)
+
+
+def parse_history(arguments: Any) -> HistoryArgs:
+    obj = single_object(arguments, "orion.history", required=False)
+    limit = obj.get("limit")
+    if limit is not None:
+        limit = _int(limit, "limit")
+        if not 1 <= limit <= 1000:
+            raise InvalidArguments("'limit' must be between 1 and 1000")
+    return HistoryArgs(_opt_str(obj, "uri"), limit)
+
+
+def parse_cancel(arguments: Any) -> CancelArgs:
+    obj = single_object(arguments, "orion.cancel")
+    turn_id = obj.get("turnId")
+    if not isinstance(turn_id, str) or not turn_id:
+        raise InvalidArguments("'turnId' must be a non-empty string")
+    return CancelArgs(turn_id)
+
+
+def parse_status(arguments: Any) -> None:
+    single_object(arguments, "orion.status", required=False)

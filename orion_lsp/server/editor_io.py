@@ -1,0 +1,197 @@
+"""What a turn sees of the editor: open buffers in, notifications and edits out.
+
+- `WorkspaceDocuments`: tools read open buffers (pygls keeps them in sync
+  through didOpen/didChange/didClose), not stale disk.
+- `EditorSink`: `orion/chatDelta`, `orion/toolEvent` and `$/progress` reports.
+- `LspEditApplier`: each edit is one `workspace/applyEdit`, so the editor can undo it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+from pygls.uris import from_fs_path
+
+from ..agent.tools.base import FileEdit, OpenDocument
+from ..project import uri_to_path
+from ..redact import Redactor
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+CHAT_DELTA = "orion/chatDelta"
+TOOL_EVENT = "orion/toolEvent"
+TURN_END = "orion/turnEnd"
+
+
+class WorkspaceDocuments:
+    def __init__(self, server: LanguageServer) -> None:
+        self._server = server
+
+    def get(self, path: Path) -> OpenDocument | None:
+        try:
+            docs = self._server.workspace.text_documents
+        except RuntimeError:  # not initialized
+            return None
+        target = os.path.realpath(path)
+        for uri, doc in list(docs.items()):
+            p = uri_to_path(uri)
+            if p is not None and os.path.realpath(p) == target:
+                return OpenDocument(text=doc.source, version=doc.version)
+        return None
+
+    def uri_for(self, path: Path) -> str:
+        """The URI the editor knows the file by (it may be through a symlink)."""
+        target = os.path.realpath(path)
+        try:
+            for uri in list(self._server.workspace.text_documents):
+                p = uri_to_path(uri)
+                if p is not None and os.path.realpath(p) == target:
+                    return uri
+        except RuntimeError:
+            pass
+        return from_fs_path(str(path)) or path.as_uri()
+
+
+class EditorSink:
+    """Sends a turn's events to the client, in order, through one place."""
+
+    def __init__(
+        self, server: LanguageServer, redactor: Redactor, progress_token: Any = None
+    ) -> None:
+        self._server = server
+        self._redact = redactor
+        self.progress_token = progress_token
+
+    async def delta(self, turn_id: str, text: str) -> None:
+        self._server.protocol.notify(CHAT_DELTA, {"turnId": turn_id, "delta": self._redact(text)})
+
+    async def tool_event(
+        self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
+    ) -> None:
+        params: dict[str, Any] = {
+            "turnId": turn_id,
+            "type": type,
+            "name": name,
+            "summary": self._redact(summary),
+        }
+        if ok is not None:
+            params["ok"] = ok
+        self._server.protocol.notify(TOOL_EVENT, params)
+
+    async def progress(self, turn_id: str, message: str) -> None:
+        if self.progress_token is None:
+            return
+        self._server.work_done_progress.report(
+            self.progress_token, lsp.WorkDoneProgressReport(message=message)
+        )
+
+    def turn_end(self, params: dict[str, Any]) -> None:
+        self._server.protocol.notify(TURN_END, params)
+
+
+class LspEditApplier:
+    """One `workspace/applyEdit` per edit, annotated with the turn that made it."""
+
+    def __init__(self, server: LanguageServer, documents: WorkspaceDocuments) -> None:
+        self._server = server
+        self._documents = documents
+
+    async def apply(self, edit: FileEdit, turn_id: str) -> bool:
+        uri = self._documents.uri_for(edit.path)
+        caps = _workspace_edit_caps(self._server)
+        if not caps["document_changes"]:
+            return await self._apply_plain(edit, uri)
+        annotation_id: str | None = f"orion-turn-{turn_id}" if caps["annotations"] else None
+        annotations: dict[str, lsp.ChangeAnnotation] | None = (
+            {
+                annotation_id: lsp.ChangeAnnotation(
+                    label=f"Orion turn {turn_id[:8]}",
+                    description=f"Edit of {edit.rel_path} made by Orion",
+                    needs_confirmation=False,
+                )
+            }
+            if annotation_id
+            else None
+        )
+        changes: list[Any] = []
+        if edit.create:
+            changes.append(
+                lsp.CreateFile(
+                    uri=uri,
+                    options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=False),
+                    annotation_id=annotation_id,
+                )
+            )
+            text_range = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
+            version = None
+        else:
+            assert edit.range is not None
+            sl, sc, el, ec = edit.range
+            text_range = lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec))
+            version = edit.version
+        changes.append(
+            lsp.TextDocumentEdit(
+                text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                edits=[
+                    lsp.AnnotatedTextEdit(
+                        range=text_range, new_text=edit.new_text, annotation_id=annotation_id
+                    )
+                    if annotation_id
+                    else lsp.TextEdit(range=text_range, new_text=edit.new_text)
+                ],
+            )
+        )
+        params = lsp.ApplyWorkspaceEditParams(
+            edit=lsp.WorkspaceEdit(document_changes=changes, change_annotations=annotations),
+            label=f"Orion: edit {edit.rel_path}",
+        )
+        return await self._send(params, edit)
+
+    async def _apply_plain(self, edit: FileEdit, uri: str) -> bool:
+        """Clients without documentChanges: a `changes` map (cannot create files)."""
+        if edit.create:
+            return False
+        assert edit.range is not None
+        sl, sc, el, ec = edit.range
+        text_edit = lsp.TextEdit(
+            range=lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec)), new_text=edit.new_text
+        )
+        params = lsp.ApplyWorkspaceEditParams(
+            edit=lsp.WorkspaceEdit(changes={uri: [text_edit]}), label=f"Orion: edit {edit.rel_path}"
+        )
+        return await self._send(params, edit)
+
+    async def _send(self, params: lsp.ApplyWorkspaceEditParams, edit: FileEdit) -> bool:
+        try:
+            result = await self._server.workspace_apply_edit_async(params)
+        except Exception as exc:  # a client that errors on applyEdit did not apply it
+            log.warning("applyEdit failed for %s: %s", edit.rel_path, exc)
+            return False
+        applied = bool(getattr(result, "applied", False))
+        if not applied:
+            log.info(
+                "client did not apply edit to %s: %s",
+                edit.rel_path,
+                getattr(result, "failure_reason", None),
+            )
+        return applied
+
+
+def _workspace_edit_caps(server: LanguageServer) -> dict[str, bool]:
+    try:
+        we = server.client_capabilities.workspace.workspace_edit  # type: ignore[union-attr]
+    except AttributeError:
+        we = None
+    if we is None:
+        return {"document_changes": False, "annotations": False}
+    return {
+        "document_changes": bool(we.document_changes),
+        "annotations": we.change_annotation_support is not None,
+    }

@@ -1,0 +1,251 @@
+"""The language server: lifecycle, settings, and the executeCommand boundary.
+
+`OrionProtocol` replaces pygls' executeCommand dispatch so that a command
+handler sees the whole `ExecuteCommandParams` (its `workDoneToken`), so that
+argument errors never carry a traceback, and so that `$/cancelRequest`
+cancels the handler's task, which stops the turn (see turns.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from .. import __version__
+from ..config import Settings, SettingsError, load_settings
+from ..project import Project, ProjectSet, project_for, uri_to_path
+from ..redact import Redactor
+from ..services import Services, open_services
+from .commands import COMMANDS, CommandHandlers
+from .errors import OrionRpcError, to_rpc_error
+from .turns import TurnRunner
+
+log = logging.getLogger(__name__)
+
+PARENT_POLL_SECONDS = 3.0
+
+
+class OrionProtocol(LanguageServerProtocol):
+    @lsp_method(lsp.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
+        server: OrionLanguageServer = self._server  # type: ignore[assignment]
+        return await server.execute_command(params)
+
+
+class OrionLanguageServer(LanguageServer):
+    def __init__(self, *, environ: dict[str, str] | None = None) -> None:
+        super().__init__("orion-lsp", __version__, protocol_cls=OrionProtocol)
+        self._environ = dict(os.environ) if environ is None else environ
+        self.redactor = Redactor.from_environment(self._environ)
+        self.projects = ProjectSet()
+        self.services = Services(settings=Settings(), redactor=self.redactor)
+        self.handlers = CommandHandlers(self)
+        self.turns = TurnRunner(
+            self, lambda: self.services.require_orchestrator(), self.redactor, self.show_error
+        )
+        self._pending_start_error: str | None = None
+        self._init_options: dict[str, Any] | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        for name in COMMANDS:
+            # Registered so `initialize` advertises them; OrionProtocol dispatches.
+            self.command(name)(_advertised_only)
+
+    # -- the executeCommand boundary ---------------------------------------------------
+
+    async def execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
+        handler = self.handlers.table().get(params.command)
+        try:
+            if handler is None:
+                raise OrionRpcError(-32602, f"Unknown command {params.command!r}")
+            return await handler(params.arguments, params.work_done_token)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            err = to_rpc_error(exc, self.redactor)
+            # A failed turn has already shown its error (turns.py); others show here.
+            if err.show and params.command != "orion.chat":
+                self.show_error(err.message)
+            raise err from None
+
+    def show_error(self, message: str) -> None:
+        self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls would send "Error in server: <exception text>" to the client; the text
+        # may carry paths or provider messages. Keep it in the local log only.
+        log.error(
+            "server error (%s): %s", getattr(source, "__name__", source), self.redactor(str(error))
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def on_initialize(self, params: lsp.InitializeParams) -> None:
+        self._init_options = (
+            params.initialization_options
+            if isinstance(params.initialization_options, dict)
+            else None
+        )
+        for root in _roots(params):
+            self.projects.add(project_for(root))
+        try:
+            settings = load_settings(self._init_options, None, self._environ)
+        except SettingsError as exc:
+            self.show_error(f"Orion settings error: {exc}; using defaults")
+            settings = load_settings(None, None, self._environ)
+        opened = await open_services(settings, redactor=self.redactor)
+        self.services = opened
+        if opened.db_error is not None:
+            self._pending_start_error = str(opened.db_error)
+        else:
+            self._pending_start_error = None
+            await self._close_interrupted_turns()
+        if params.process_id:
+            self._spawn(self._watch_parent(params.process_id))
+
+    async def on_initialized(self) -> None:
+        if self._pending_start_error:
+            # Shown once; every command that needs storage answers the same text.
+            self.show_error(self._pending_start_error)
+        self._spawn(self._warm_model_client())
+        await self.refresh_configuration()
+
+    async def refresh_configuration(self) -> None:
+        caps = self.client_capabilities.workspace
+        if not (caps and caps.configuration):
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(section="orion")])
+            )
+        except Exception as exc:
+            log.info("workspace/configuration failed: %s", exc)
+            return
+        section = result[0] if result else None
+        if not isinstance(section, dict):
+            return
+        try:
+            settings = load_settings(self._init_options, section, self._environ)
+        except SettingsError as exc:
+            self.show_error(f"Orion settings error: {exc}")
+            return
+        if settings.database_path != self.services.settings.database_path:
+            log.warning("databasePath changed in configuration; takes effect after a restart")
+            settings = _keep_db(settings, self.services.settings)
+        self.services.update_settings(settings)
+
+    async def on_shutdown(self) -> None:
+        await self.turns.cancel_all()
+        for task in list(self._background):
+            task.cancel()
+        await self.services.close()
+
+    def repo_map_stats(self) -> dict[str, Any]:
+        ctx = self.services.context
+        if ctx is not None and hasattr(ctx, "stats"):
+            return dict(ctx.stats())
+        return {"files": 0, "symbols": 0, "buildMs": 0}
+
+    def add_workspace_folders(
+        self, added: list[lsp.WorkspaceFolder], removed: list[lsp.WorkspaceFolder]
+    ) -> list[Project]:
+        for f in removed:
+            path = uri_to_path(f.uri)
+            if path is not None:
+                self.projects.remove_root(path)
+        new = []
+        for f in added:
+            path = uri_to_path(f.uri)
+            if path is not None:
+                p = project_for(path)
+                self.projects.add(p)
+                new.append(p)
+        return new
+
+    # -- background work -----------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _warm_model_client(self) -> None:
+        # litellm takes seconds to import: do it off the request path, in a thread.
+        from ..agent.litellm_setup import import_litellm
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, import_litellm)
+        except Exception:
+            log.exception("warming litellm failed")
+
+    async def _close_interrupted_turns(self) -> None:
+        traces = self.services.traces
+        if traces is None:
+            return
+        try:
+            closed = await traces.mark_interrupted()
+        except Exception as exc:  # a failing ledger shows up on the first command
+            log.error("could not close interrupted turns: %s", self.redactor(str(exc)))
+            return
+        if closed:
+            log.info("marked %d interrupted turn(s)", len(closed))
+
+    async def _watch_parent(self, pid: int) -> None:
+        """The editor died without closing our stdin: exit rather than linger."""
+        while True:
+            await asyncio.sleep(PARENT_POLL_SECONDS)
+            if not _pid_alive(pid):
+                log.warning("parent process %d is gone; exiting", pid)
+                os._exit(0)
+
+
+async def _advertised_only(*args: Any) -> None:
+    raise OrionRpcError(-32603, "command dispatch bypassed OrionProtocol")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _keep_db(new: Settings, old: Settings) -> Settings:
+    from dataclasses import replace
+
+    return replace(new, database_path=old.database_path)
+
+
+def _roots(params: lsp.InitializeParams) -> list[str]:
+    roots: list[str] = []
+    for folder in params.workspace_folders or []:
+        path = uri_to_path(folder.uri)
+        if path is not None:
+            roots.append(str(path))
+    if roots:
+        return roots
+    if params.root_uri:
+        path = uri_to_path(params.root_uri)
+        if path is not None:
+            return [str(path)]
+    if params.root_path:
+        return [params.root_path]
+    return []
+
+
+def create_language_server(environ: dict[str, str] | None = None) -> OrionLanguageServer:
+    """Build the server and register its features (the LSP side of the composition root)."""
+    from . import features
+
+    server = OrionLanguageServer(environ=environ)
+    features.register(server)
+    return server
