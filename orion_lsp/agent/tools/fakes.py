@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import FileEdit, OpenDocument
+from .base import EditApplier, FileEdit, OpenDocument, ToolContext
 
 
 class MemoryDocuments:
@@ -43,3 +43,22 @@ class RecordingApplier:
                 version = None if old.version is None else old.version + 1
                 self.documents.docs[str(edit.path)] = OpenDocument(edit.new_content, version)
         return self.accept
+
+
+def make_context(
+    root: Path,
+    *,
+    documents: MemoryDocuments | None = None,
+    applier: EditApplier | None = None,
+    turn_id: str = "turn-1",
+    max_output_chars: int = 20_000,
+) -> ToolContext:
+    """A ToolContext over ``root`` with in-memory buffers and a recording applier."""
+    docs = documents if documents is not None else MemoryDocuments()
+    return ToolContext(
+        root=Path(os.path.realpath(root)),
+        turn_id=turn_id,
+        documents=docs,
+        applier=applier if applier is not None else RecordingApplier(documents=docs),
+        max_output_chars=max_output_chars,
+    )

@@ -155,6 +155,8 @@ def _walk_dir(
         yield WalkEntry(Path(entry.path), rel, is_symlink=False)
 
 
-def glob_matcher(glob: str) -> pathspec.PathSpec:
+def glob_matcher(glob: str) -> pathspec.GitIgnoreSpec:
     """A gitignore-style glob: `*.py` matches at any depth, `src/*.py` is anchored."""
-    return pathspec.PathSpec.from_lines("gitwildmatch", [glob])
+    # GitIgnoreSpec exists from pathspec 0.10 through 1.x; the "gitwildmatch"
+    # factory name is deprecated in 1.x.
+    return pathspec.GitIgnoreSpec.from_lines([glob])
