@@ -1,0 +1,16 @@
+// Bundles the extension into one file (dist/extension.js) so the .vsix ships
+// no node_modules; `vscode` is provided by the editor at run time.
+import * as esbuild from "esbuild";
+
+await esbuild.build({
+  entryPoints: ["src/extension.ts"],
+  bundle: true,
+  outfile: "dist/extension.js",
+  external: ["vscode"],
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  sourcemap: true,
+  minify: process.argv.includes("--minify"),
+  logLevel: "warning",
+});

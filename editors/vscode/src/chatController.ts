@@ -1,0 +1,189 @@
+/**
+ * Runs chat turns against the server and keeps the chat view's model.
+ *
+ * One place turns notifications (`orion/chatDelta`, `orion/toolEvent`,
+ * `orion/turnEnd`) and `orion.chat` / `orion.history` / `orion.cancel`
+ * requests into reducer actions (src/chatModel.ts); the webview and the tests
+ * read the resulting state. Errors are shown in place in the view; the server
+ * itself sends the matching `window/showMessage` Error notification.
+ */
+import * as vscode from "vscode";
+import { ExecuteCommandRequest, type LanguageClient, ResponseError } from "vscode-languageclient/node";
+import { type ChatAction, type ChatItem, type ChatState, EMPTY, changedItems, reduce, toolLineText } from "./chatModel";
+import { renderMarkdown } from "./markdown";
+
+/** What the webview receives for one item: HTML already sanitized. */
+export interface RenderedItem {
+  id: string;
+  role: "user" | "assistant";
+  status: string;
+  html: string;
+  tools: { text: string; ok?: boolean }[];
+  error?: string;
+}
+
+export interface ChatResult {
+  projectId?: string;
+  turnId?: string;
+  status: string;
+  answer?: string;
+  toolCalls?: { name: string; ok: boolean }[];
+  edits?: { path: string; applied: boolean }[];
+}
+
+export interface AskOutcome {
+  result?: ChatResult;
+  error?: string;
+}
+
+const REQUEST_CANCELLED = -32800;
+
+function render(item: ChatItem): RenderedItem {
+  return {
+    id: item.id,
+    role: item.role,
+    status: item.status,
+    html: renderMarkdown(item.content),
+    tools: item.tools.map((t) => ({ text: toolLineText(t), ok: t.ok })),
+    error: item.error,
+  };
+}
+
+export class ChatController implements vscode.Disposable {
+  private state: ChatState = EMPTY;
+  private client: LanguageClient | undefined;
+  private subscriptions: vscode.Disposable[] = [];
+  private inflight: vscode.CancellationTokenSource | undefined;
+  private nextId = 1;
+  private readonly changed = new vscode.EventEmitter<{ state: ChatState; items: ChatItem[] }>();
+  /** Fires after every action with the items that changed. */
+  readonly onDidChange = this.changed.event;
+  progressText: string | undefined;
+
+  constructor(private readonly historyLimit: () => number) {}
+
+  get current(): ChatState {
+    return this.state;
+  }
+
+  rendered(): RenderedItem[] {
+    return this.state.items.map(render);
+  }
+
+  renderItems(items: ChatItem[]): RenderedItem[] {
+    return items.map(render);
+  }
+
+  /** Called for each (re)started client: notifications are per connection. */
+  setClient(client: LanguageClient | undefined): void {
+    for (const d of this.subscriptions) d.dispose();
+    this.subscriptions = [];
+    this.client = client;
+    if (!client) return;
+    this.subscriptions.push(
+      client.onNotification("orion/chatDelta", (p: { turnId: string; delta: string }) =>
+        this.dispatch({ type: "delta", turnId: p.turnId, delta: p.delta }),
+      ),
+      client.onNotification(
+        "orion/toolEvent",
+        (p: { turnId: string; type: "tool_call" | "tool_result"; name: string; ok?: boolean; summary?: string }) =>
+          this.dispatch({
+            type: "tool",
+            turnId: p.turnId,
+            event: { type: p.type, name: p.name, ok: p.ok, summary: p.summary ?? "" },
+          }),
+      ),
+      client.onNotification(
+        "orion/turnEnd",
+        (p: { turnId: string; status: "completed" | "cancelled" | "max_steps" | "error"; answer?: string; error?: string }) =>
+          this.dispatch({ type: "turnEnd", turnId: p.turnId, status: p.status, answer: p.answer, error: p.error }),
+      ),
+    );
+  }
+
+  dispatch(action: ChatAction): void {
+    const before = this.state;
+    this.state = reduce(before, action);
+    const items = changedItems(before, this.state);
+    this.changed.fire({ state: this.state, items });
+  }
+
+  private requireClient(): LanguageClient {
+    if (!this.client) throw new Error("Orion: the language server is not running.");
+    return this.client;
+  }
+
+  /** `workspace/executeCommand` with the contract's single-object argument. */
+  async execute<T>(command: string, args: object, token?: vscode.CancellationToken): Promise<T> {
+    const client = this.requireClient();
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] }, token)) as T;
+  }
+
+  /** Runs one turn; the view shows the prompt, the streamed answer and any error. */
+  async ask(prompt: string, extra: Record<string, unknown> = {}): Promise<AskOutcome> {
+    if (this.state.running) {
+      return { error: "Orion: a turn is already running; cancel it first." };
+    }
+    const localId = String(this.nextId++);
+    this.dispatch({ type: "send", localId, prompt });
+    const source = new vscode.CancellationTokenSource();
+    this.inflight = source;
+    try {
+      const result = await this.execute<ChatResult>("orion.chat", { ...extra, prompt }, source.token);
+      this.dispatch({
+        type: "result",
+        localId,
+        turnId: result?.turnId,
+        status: result?.status ?? "completed",
+        answer: result?.answer,
+      });
+      return { result };
+    } catch (err) {
+      if (err instanceof ResponseError && err.code === REQUEST_CANCELLED) {
+        this.dispatch({ type: "result", localId, status: "cancelled" });
+        return { result: { status: "cancelled" } };
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.dispatch({ type: "failed", localId, message });
+      return { error: message };
+    } finally {
+      if (this.inflight === source) this.inflight = undefined;
+      source.dispose();
+    }
+  }
+
+  /** Stops the running turn: by turn id when known, else by cancelling the request. */
+  async cancel(): Promise<boolean> {
+    const running = this.state.running;
+    if (!running) return false;
+    if (running.turnId) {
+      const r = await this.execute<{ cancelled: boolean }>("orion.cancel", { turnId: running.turnId });
+      if (r?.cancelled) return true;
+    }
+    this.inflight?.cancel();
+    return this.inflight !== undefined;
+  }
+
+  async loadHistory(): Promise<ChatState> {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const args: Record<string, unknown> = { limit: this.historyLimit() };
+    if (folder) args.uri = folder.uri.toString();
+    const r = await this.execute<{ projectId?: string; messages: { role: "user" | "assistant"; content: string; turnId?: string; createdAt?: string }[] }>(
+      "orion.history",
+      args,
+    );
+    this.dispatch({ type: "history", projectId: r?.projectId, messages: r?.messages ?? [] });
+    return this.state;
+  }
+
+  /** The status bar's progress line, mirrored in the view next to Cancel. */
+  setProgress(line: string | undefined): void {
+    this.progressText = line;
+    this.changed.fire({ state: this.state, items: [] });
+  }
+
+  dispose(): void {
+    this.setClient(undefined);
+    this.changed.dispose();
+  }
+}

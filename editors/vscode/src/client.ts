@@ -1,0 +1,69 @@
+/**
+ * Starting orion-lsp over stdio with vscode-languageclient.
+ *
+ * The settings go as `initializationOptions` and answer the server's
+ * `workspace/configuration` requests for section `orion` (the same flat object,
+ * CONTRACT.md "Settings"); the API key goes only into the process environment.
+ * `orion.chat` requests that VS Code runs from a code action are routed through
+ * the chat controller so the chat view shows them like any other turn.
+ */
+import * as vscode from "vscode";
+import {
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions as LcServerOptions,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { readSettings, serverCommand, serverEnv, toServerOptions } from "./settings";
+
+export const SECRET_KEY = "orion.apiKey";
+
+export interface ClientHooks {
+  /** Called for `orion.chat` executed through VS Code (code actions); returns its result. */
+  runChatCommand(args: Record<string, unknown>): Promise<unknown>;
+  output: vscode.OutputChannel;
+}
+
+export async function createClient(
+  context: vscode.ExtensionContext,
+  hooks: ClientHooks,
+): Promise<LanguageClient> {
+  const settings = readSettings(vscode.workspace.getConfiguration("orion"));
+  const apiKey = await context.secrets.get(SECRET_KEY);
+  const cmd = serverCommand(settings);
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const run = {
+    command: cmd.command,
+    args: cmd.args,
+    transport: TransportKind.stdio,
+    options: { env: serverEnv(process.env, apiKey), cwd },
+  };
+  const serverOptions: LcServerOptions = { run, debug: run };
+  const clientOptions: LanguageClientOptions = {
+    // Code actions apply to any file on disk; the server decides what it offers.
+    documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+    initializationOptions: toServerOptions(settings),
+    outputChannel: hooks.output,
+    synchronize: { configurationSection: "orion" },
+    middleware: {
+      workspace: {
+        // Answer `orion` with the mapped flat object, not VS Code's raw section
+        // (which would carry client-only keys and empty strings).
+        configuration: async (params, token, next) => {
+          const result = await next(params, token);
+          if (!Array.isArray(result)) return result;
+          const fresh = toServerOptions(readSettings(vscode.workspace.getConfiguration("orion")));
+          return result.map((value, i) => (params.items[i]?.section === "orion" ? fresh : value));
+        },
+      },
+      executeCommand: (command, args, next) => {
+        if (command === "orion.chat" && args.length === 1 && typeof args[0] === "object" && args[0]) {
+          return hooks.runChatCommand(args[0] as Record<string, unknown>);
+        }
+        return next(command, args);
+      },
+    },
+  };
+  hooks.output.appendLine(`[orion] starting ${cmd.command} ${cmd.args.join(" ")}`.trimEnd());
+  return new LanguageClient("orion", "Orion", serverOptions, clientOptions);
+}
