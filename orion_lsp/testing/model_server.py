@@ -237,6 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 makes the 6th simultaneous connect wait for
+    # a SYN retransmit (~1 s): parallel turns in a test would look slow.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], owner: ScriptedModelServer) -> None:
         self.owner = owner

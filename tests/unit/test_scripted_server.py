@@ -201,6 +201,22 @@ async def test_default_reply_repeats(litellm: ModuleType) -> None:
     assert answers == ["first", "again", "again"]
 
 
+async def test_concurrent_calls_each_get_one_reply(
+    litellm: ModuleType, server: ScriptedModelServer
+) -> None:
+    # Parallel turns (two editors, or a critic beside the main model) share a server.
+    answers = [f"answer number {i}" for i in range(30)]
+    server.push(*(ScriptedReply(text=a, chunk_delay_s=0.01) for a in answers))
+
+    async def one() -> str:
+        pieces, _, _ = await collect(await call(litellm, server, stream=True))
+        return "".join(pieces)
+
+    got = await asyncio.wait_for(asyncio.gather(*(one() for _ in answers)), 20)
+    assert sorted(got) == sorted(answers)
+    assert len(server.requests) == 30 and server.remaining == 0
+
+
 async def test_hang_then_cancel_closes_the_stream(
     litellm: ModuleType, server: ScriptedModelServer
 ) -> None:
