@@ -27,6 +27,7 @@ import errno
 import os
 import re
 import stat
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 MAX_PATH_CHARS = 1024
@@ -51,12 +52,6 @@ class PathMissing(PathRefused):
     """The path is acceptable but nothing exists there."""
 
 
-def _quote(user_path: str) -> str:
-    # The model's own (already screened) words, shortened for the message.
-    shown = user_path if len(user_path) <= 120 else user_path[:117] + "..."
-    return repr(shown)
-
-
 def is_inside(root_real: str, candidate_real: str) -> bool:
     """True when the real path ``candidate_real`` is ``root_real`` or below it."""
     try:
@@ -73,13 +68,17 @@ def check_syntax(user_path: str) -> None:
         raise PathRefused("the path is empty; use a path relative to the project root")
     if _CONTROL.search(user_path):
         raise PathRefused("the path contains control characters (NUL, newline, ...)")
+    if any(unicodedata.category(ch) == "Cf" for ch in user_path):
+        # Bidi overrides and zero-width characters make a name look like
+        # another one in the editor's edit preview (Trojan Source).
+        raise PathRefused("the path contains invisible or bidirectional control characters")
     if len(user_path) > MAX_PATH_CHARS:
         raise PathRefused(f"the path is longer than {MAX_PATH_CHARS} characters")
     if "\\" in user_path:
         # Backslash is a legal POSIX filename character, but from a model it
         # means a Windows path (or a UNC `\\server\share`). Refuse rather than
         # guess what was meant.
-        raise PathRefused(f"{_quote(user_path)}: backslashes are refused; use '/' as the separator")
+        raise PathRefused("backslashes are refused in paths; use '/' as the separator")
     if user_path.startswith("/"):
         raise PathRefused(
             "absolute paths are refused (even inside the project); "
@@ -87,13 +86,11 @@ def check_syntax(user_path: str) -> None:
         )
     if user_path.startswith("~"):
         raise PathRefused(
-            f"{_quote(user_path)}: '~' (home directories) is refused; "
-            "use a path relative to the project root"
+            "'~' (home directories) is refused; use a path relative to the project root"
         )
     if _SCHEME_OR_DRIVE.match(user_path):
         raise PathRefused(
-            f"{_quote(user_path)}: URLs and drive letters are refused; "
-            "use a path relative to the project root"
+            "URLs and drive letters are refused; use a path relative to the project root"
         )
     for part in user_path.split("/"):
         if len(part) > MAX_COMPONENT_CHARS:
@@ -113,16 +110,38 @@ def resolve_in_workspace(root: Path, user_path: str, *, must_exist: bool) -> tup
     try:
         real = os.path.realpath(candidate)
     except (OSError, ValueError) as exc:  # e.g. ELOOP in strict mode, odd encodings
-        raise PathRefused(f"{_quote(user_path)}: cannot be resolved") from exc
+        raise PathRefused("the path cannot be resolved") from exc
     if not is_inside(root_real, real):
+        # The model's path is not echoed: it may itself be an absolute path
+        # of this machine written in a roundabout way (`a/..//etc/x`).
         raise PathRefused(
-            f"{_quote(user_path)} resolves outside the project root; "
+            "the path resolves outside the project root (through '..' or a symlink); "
             "only files inside the project can be used"
         )
     rel = PurePosixPath(os.path.relpath(real, root_real)).as_posix()
+    _refuse_unresolved_links(root_real, rel)
     if must_exist and not os.path.exists(real):
         raise PathMissing(f"{rel!r} does not exist")
     return Path(real), rel
+
+
+def _refuse_unresolved_links(root_real: str, rel: str) -> None:
+    """Refuse a path realpath could not fully resolve (a symlink loop).
+
+    Non-strict ``realpath`` leaves a looping symlink in place, so the result
+    still names a link; every existing component must be a plain entry.
+    """
+    if rel == ".":
+        return
+    current = root_real
+    for part in rel.split("/"):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return  # the rest does not exist yet (create_file)
+        if stat.S_ISLNK(st.st_mode):
+            raise PathRefused("the path goes through a symlink loop")
 
 
 def _fd_real_path(fd: int) -> str | None:
