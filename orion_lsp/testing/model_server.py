@@ -65,6 +65,10 @@ class _ClientGone(Exception):
     """The client closed the connection; stop answering it quietly."""
 
 
+class _Stopping(Exception):
+    """stop() was called: drop the answer in progress (the client sees a closed connection)."""
+
+
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 for chunked streams; every response still closes the connection.
     protocol_version = "HTTP/1.1"
@@ -98,7 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._take(body, {k.lower(): v for k, v in self.headers.items()})
         try:
             self._answer(body, reply)
-        except (_ClientGone, ConnectionError, TimeoutError) as exc:
+        except _Stopping:
+            self.close_connection = True
+        except (_ClientGone, ConnectionError) as exc:
             log.debug("scripted model: client went away: %r", exc)
             self.close_connection = True
             self.server.owner._client_left()
@@ -114,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif body.get("stream"):
             self._stream(body, reply)
         else:
+            if reply.hang:
+                self._wait(float("inf"))  # until stop() or the client leaves: both raise
             self._send_json(200, self._completion(body, reply))
 
     def _completion(self, body: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
@@ -180,8 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
             for frag in _split(tc.arguments_json(), _ARG_PIECE_LENGTHS):
                 chunk({"tool_calls": [{"index": index, "function": {"arguments": frag}}]})
         if reply.hang:
+            # Until stop() or the client leaves; both raise, so the stream is cut without
+            # its last chunk and the client sees an error, never a clean finish.
             self._wait(float("inf"))
-            return  # server stopping: close without the last chunk (client sees an error)
         chunk({}, reply.effective_finish_reason())
         if (body.get("stream_options") or {}).get("include_usage"):
             chunk(None, usage=reply.usage or _estimate_usage(body, reply))
@@ -196,15 +205,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _wait(self, seconds: float) -> None:
-        """Sleep, but return early when the server stops; raise when the client leaves."""
+        """Sleep; raise _Stopping when the server stops, _ClientGone when the client leaves."""
+        stopping = self.server.owner._stopping
         deadline = time.monotonic() + seconds
-        while seconds > 0 and not self.server.owner._stopping.is_set():
-            if self._client_gone():
-                raise _ClientGone()
+        while True:
+            if stopping.is_set():
+                raise _Stopping()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self.server.owner._stopping.wait(min(_POLL_S, remaining))
+            if self._client_gone():
+                raise _ClientGone()
+            stopping.wait(min(_POLL_S, remaining))
 
     def _client_gone(self) -> bool:
         # While we answer, the client sends nothing more: readable means EOF or reset.
@@ -246,8 +258,8 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver prints tracebacks to stderr; a dropped client is routine here.
-        log.debug("scripted model: error answering %s", client_address, exc_info=True)
+        # socketserver prints tracebacks to stderr; use logging (pytest shows it on failure).
+        log.warning("scripted model: error answering %s", client_address, exc_info=True)
 
 
 class ScriptedModelServer:

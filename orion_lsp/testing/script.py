@@ -32,7 +32,9 @@ class ScriptedReply:
     error_message: str = "scripted error"
     delay_s: float = 0.0  # before the response headers
     chunk_delay_s: float = 0.0  # between streamed chunks
-    hang: bool = False  # stream the content, then never finish (cancel tests)
+    # Stream the content (non-stream: send nothing), then never finish until the client
+    # leaves or stop() is called (cancel tests).
+    hang: bool = False
     finish_reason: str | None = None  # default: "tool_calls" or "stop"
     usage: dict[str, int] | None = None  # default: estimated from the text
 

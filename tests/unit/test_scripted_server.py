@@ -266,6 +266,33 @@ async def test_hang_ends_with_an_error_when_server_stops(litellm: ModuleType) ->
     assert "".join(pieces) == "half an answer"
 
 
+async def test_non_stream_hang_then_cancel(
+    litellm: ModuleType, server: ScriptedModelServer
+) -> None:
+    server.push(ScriptedReply(text="never sent", hang=True))
+    task = asyncio.create_task(call(litellm, server))
+    server_requests = await asyncio.to_thread(server.wait_for_requests, 1)
+    assert server_requests[0]["messages"] == MESSAGES  # recorded before answering
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(server.wait_for_disconnects, 1, 3) == 1
+
+
+async def test_stop_cuts_a_delayed_answer(litellm: ModuleType) -> None:
+    srv = ScriptedModelServer([ScriptedReply(text="too late", delay_s=30)]).start()
+    task = asyncio.create_task(call(litellm, srv))
+    await asyncio.to_thread(srv.wait_for_requests, 1)
+    started = time.monotonic()
+    await asyncio.to_thread(srv.stop)
+    with pytest.raises(openai.APIError):
+        await asyncio.wait_for(task, 5)
+    assert time.monotonic() - started < 2.0
+    assert srv.disconnects == 0  # the server left, not the client
+
+
 async def test_delays(litellm: ModuleType, server: ScriptedModelServer) -> None:
     server.push(
         ScriptedReply(text="slow", delay_s=0.4),
