@@ -158,7 +158,7 @@ async def test_search_bounded_with_marker(ws: Path, monkeypatch: pytest.MonkeyPa
 async def test_search_catastrophic_regex_is_stopped(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "TIME_BUDGET_S", 0.5)
+    monkeypatch.setattr(search, "TIME_BUDGET_S", 0.2)
     (ws / "evil.txt").write_text("a" * 60 + "!\n")
     t0 = time.monotonic()
     r = await SearchTool().run(

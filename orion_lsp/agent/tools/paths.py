@@ -28,6 +28,7 @@ import os
 import re
 import stat
 import unicodedata
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 MAX_PATH_CHARS = 1024
@@ -158,12 +159,13 @@ def open_confined(root: Path, real_path: Path) -> int:
     ``PathRefused`` when the file is not a regular file or turns out to be
     outside the root once opened.
     """
-    root_real = os.path.realpath(root)
+    root_real = _real_root(str(root))
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     # O_NONBLOCK: opening a FIFO must not hang the turn; O_NOFOLLOW: a symlink
     # swapped in for the final component after the check fails with ELOOP.
     flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-    rel = _rel_for_message(root_real, str(real_path))
+    # Only computed for messages; searching thousands of files skips it.
+    rel = _LazyRel(root_real, str(real_path))
     try:
         fd = os.open(real_path, flags)
     except OSError as exc:
@@ -197,7 +199,21 @@ def open_confined(root: Path, real_path: Path) -> int:
         raise
 
 
-def _rel_for_message(root_real: str, path: str) -> str:
-    if is_inside(root_real, path):
-        return PurePosixPath(os.path.relpath(path, root_real)).as_posix()
-    return "<outside the project>"
+@lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    # The root's real path is fixed for a session (ToolContext.root is already
+    # real); caching it saves several lstat calls per file in a search.
+    return os.path.realpath(root)
+
+
+class _LazyRel:
+    """The root-relative name of a path, computed when a message needs it."""
+
+    def __init__(self, root_real: str, path: str) -> None:
+        self.root_real = root_real
+        self.path = path
+
+    def __repr__(self) -> str:
+        if is_inside(self.root_real, self.path):
+            return repr(PurePosixPath(os.path.relpath(self.path, self.root_real)).as_posix())
+        return "'<outside the project>'"
