@@ -1,0 +1,84 @@
+"""`orion repomap [DIR] [--tokens N] [--focus FILE]... [--stats]` (CONTRACT "Entry points").
+
+Prints the ranked repo map the model would get for DIR to stdout. The tags
+cache is the Orion database when it opens (so a second run re-parses only
+what changed), else memory; a cache problem never fails the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .cache import MemoryTagCache, TagCache
+from .service import RepoIndex
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orion repomap", description="Print the ranked repo map.")
+    p.add_argument("dir", nargs="?", default=".")
+    p.add_argument("--tokens", type=int, default=4096, help="budget (characters / 4)")
+    p.add_argument("--focus", action="append", default=[], help="file relative to DIR")
+    p.add_argument("--stats", action="store_true", help="add files, symbols and build time")
+    p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def repomap_main(argv: list[str]) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return 0 if e.code == 0 else 2
+    root = Path(args.dir)
+    if not root.is_dir():
+        sys.stderr.write(f"orion repomap: not a directory: {args.dir}\n")
+        return 2
+    if args.tokens < 0:
+        sys.stderr.write("orion repomap: --tokens must be >= 0\n")
+        return 2
+    return asyncio.run(_run(root, args))
+
+
+async def _open_cache() -> tuple[TagCache, object | None]:
+    """The database cache when the database opens, else memory."""
+    try:
+        from orion_lsp.config import default_database_path
+        from orion_lsp.storage import Database
+
+        from .cache import SqliteTagCache
+
+        db = await Database.open(os.environ.get("ORION_DB") or default_database_path())
+    except Exception as e:  # the map works without a cache
+        log.warning("repo map cache unavailable, using memory: %s", e)
+        return MemoryTagCache(), None
+    return SqliteTagCache(db), db
+
+
+async def _run(root: Path, args: argparse.Namespace) -> int:
+    from orion_lsp.project import project_for
+
+    project = project_for(root)
+    cache, db = (MemoryTagCache(), None) if args.no_cache else await _open_cache()
+    try:
+        index = RepoIndex(project.root, project.project_id, cache)
+        await index.build()
+        focus = [Path(f).as_posix().removeprefix("./") for f in args.focus]
+        repo_map = index.render(focus_files=focus, budget_tokens=args.tokens)
+        sys.stdout.write(repo_map.text)
+        if args.stats:
+            s = index.stats()
+            sys.stdout.write(
+                f"\n# files: {s['files']}  symbols: {s['symbols']}  build: {s['buildMs']} ms"
+                f"  map: {repo_map.files} files, {repo_map.tokens} tokens\n"
+            )
+        sys.stdout.flush()
+    finally:
+        if db is not None:
+            await db.close()  # type: ignore[attr-defined]
+    return 0
