@@ -5,6 +5,12 @@
 local config = require('orion.config')
 local cfg = config.client_config()
 cfg.root_dir = function(bufnr, on_dir)
+  -- No file, no workspace: an unnamed buffer (Neovim's first, empty one)
+  -- would otherwise start a server rooted at the cwd and keep it attached
+  -- when that buffer is reused for the first :edit.
+  if vim.api.nvim_buf_get_name(bufnr) == '' then
+    return
+  end
   on_dir(config.root_dir(bufnr))
 end
 if config.options.filetypes then

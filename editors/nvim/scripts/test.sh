@@ -28,7 +28,8 @@ trap 'rm -rf "$work"' EXIT
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" \
   XDG_STATE_HOME="$work/state" XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+# ORION_SRC: test the plugin against another checkout of the server.
+export PYTHONPATH="${ORION_SRC:-$repo}${PYTHONPATH:+:$PYTHONPATH}"
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 unset ORION_DB ORION_MODEL ORION_API_BASE ORION_API_KEY ORION_CRITIC_MODEL
 
@@ -60,7 +61,7 @@ for f in "${files[@]}"; do
     echo "=== $f (exit $rc) ==="
     cat "$log"
   else
-    grep -E '^(ok|SKIPPED|FAILED) ' "$log" || true
+    grep -oE '(ok|SKIPPED|FAILED) +[a-z_]+ :: .*' "$log" || true
   fi
 done
 echo "neovim tests: $([ $failed -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start ))s"

@@ -15,6 +15,8 @@ H.python = os.getenv('ORION_PYTHON') or (H.repo_root .. '/.venv/bin/python')
 vim.opt.rtp:prepend(H.plugin_root)
 -- Plugins are not loaded with -u NONE; health and lsp/ files are found on rtp.
 vim.o.swapfile = false
+-- As in a user's config: FileType events drive vim.lsp.enable().
+vim.cmd('filetype on')
 vim.o.shortmess = vim.o.shortmess .. 'F'
 
 local procs = {}

@@ -22,6 +22,7 @@ local REQUEST_CANCELLED = -32800
 ---@field streamed boolean  some assistant text arrived
 ---@field ended boolean     turnEnd (or the response) closed it
 ---@field cancel_requested boolean
+---@field after_tool boolean? the buffer ends with tool lines and their blank separator
 
 --- client_id -> running turn
 ---@type table<integer, orion.Turn>
@@ -246,10 +247,16 @@ function M.send(client, args, on_done)
   end
   local buf, created = get_buffer(client)
   show(buf)
+  -- Registered at once (before the history of a new buffer arrives) so a
+  -- second :OrionChat or :OrionCancel sees the turn.
+  ---@type orion.Turn
+  local turn = { streamed = false, ended = false, cancel_requested = false }
+  turns[client.id] = turn
   local function start()
-    ---@type orion.Turn
-    local turn = { streamed = false, ended = false, cancel_requested = false }
-    turns[client.id] = turn
+    if turn.cancel_requested then
+      turns[client.id] = nil
+      return
+    end
     local lines = message_lines('user', args.prompt)
     table.insert(lines, '## Orion')
     table.insert(lines, '')
@@ -317,13 +324,16 @@ function M.cancel(client)
     return false
   end
   turn.cancel_requested = true
+  if not turn.request_id then
+    return true -- not sent yet: start() sees the flag and never sends it
+  end
   if turn.turn_id then
     client_mod.exec(client, 'orion.cancel', { turnId = turn.turn_id }, function(err)
       if err then
         handlers.notify_error(err.message)
       end
     end)
-  elseif turn.request_id then
+  else
     client_mod.cancel_request(client, turn.request_id)
   end
   return true
@@ -356,8 +366,32 @@ function M.on_delta(client_id, params)
   if not turn or not buf or turn.ended then
     return
   end
+  local delta = params.delta or ''
+  if delta == '' then
+    return
+  end
   turn.streamed = true
-  M.append_text(buf, params.delta or '')
+  if turn.after_tool then
+    -- Text after tool lines starts a new paragraph (the line below the
+    -- blockquote is its blank separator).
+    turn.after_tool = false
+    M.append_lines(buf, { '' })
+  end
+  M.append_text(buf, delta)
+end
+
+--- One compact blockquote line per tool event, e.g. `> → read_file a.py`
+--- then `> ✓ read_file: read a.py lines 1-2 of 2`.
+---@param params {type: string, name?: string, ok?: boolean, summary?: string}
+---@return string
+function M.tool_line(params)
+  local summary = type(params.summary) == 'string' and params.summary:gsub('\n', ' ') or ''
+  local name = params.name or '?'
+  if params.type == 'tool_call' then
+    return '> → ' .. (summary ~= '' and summary or name)
+  end
+  local mark = params.ok == false and '✗' or '✓'
+  return ('> %s %s%s'):format(mark, name, summary ~= '' and (': ' .. summary) or '')
 end
 
 function M.on_tool_event(client_id, params)
@@ -365,38 +399,21 @@ function M.on_tool_event(client_id, params)
   if not turn or not buf or turn.ended then
     return
   end
-  local mark
-  if params.type == 'tool_call' then
-    mark = '→'
-  elseif params.ok == false then
-    mark = '✗'
-  else
-    mark = '✓'
-  end
-  local text = ('> %s %s'):format(mark, params.name or '?')
-  if params.summary and params.summary ~= '' then
-    text = text .. ': ' .. params.summary:gsub('\n', ' ')
-  end
-  local lines = { text, '' }
-  if last_line(buf) ~= '' then
-    table.insert(lines, 1, '')
-  elseif vim.startswith(M.line_before_last(buf), '> ') then
-    -- consecutive tool lines stay one compact block
+  local line = M.tool_line(params)
+  if turn.after_tool then
+    -- Consecutive tool lines stay one block: replace the trailing separator.
     edit(buf, function()
       local n = vim.api.nvim_buf_line_count(buf)
-      vim.api.nvim_buf_set_lines(buf, n - 1, n, false, {})
+      vim.api.nvim_buf_set_lines(buf, n - 1, n, false, { line, '' })
     end)
+  else
+    local lines = { line, '' }
+    if last_line(buf) ~= '' then
+      table.insert(lines, 1, '')
+    end
+    M.append_lines(buf, lines)
   end
-  M.append_lines(buf, lines)
-end
-
----@param buf integer
-function M.line_before_last(buf)
-  local n = vim.api.nvim_buf_line_count(buf)
-  if n < 2 then
-    return ''
-  end
-  return vim.api.nvim_buf_get_lines(buf, n - 2, n - 1, false)[1] or ''
+  turn.after_tool = true
 end
 
 function M.on_turn_end(client_id, params)

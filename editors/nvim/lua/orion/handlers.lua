@@ -3,30 +3,43 @@
 --- Implements the receiving end of the contract's notifications
 --- (`orion/chatDelta`, `orion/toolEvent`, `orion/turnEnd`) by routing them to
 --- the chat buffer, and wraps `window/showMessage` so server errors reach
---- `vim.notify` at ERROR level exactly once: the server sends a showMessage
---- Error with the same text as a failed request's message, and the user should
---- not see the same storage error twice.
+--- `vim.notify` at ERROR level once per failure, not twice.
 
 local M = {}
 
--- Error texts recently shown through showMessage, text -> time (ms).
-local recent = {}
-local DEDUP_MS = 2000
+-- The server reports a failed request twice: a showMessage Error and the
+-- response's error, with exactly the same text, in either order. Each side
+-- leaves a token the other consumes, so one failure is one notification and
+-- a repeated failure (the user retries) is notified again.
+local from_server = {} ---@type table<string, integer> showMessage texts not yet matched
+local from_request = {} ---@type table<string, integer> request errors not yet matched
 
-local function now_ms()
-  return vim.uv.now()
+local function take(tbl, message)
+  local n = tbl[message]
+  if n and n > 0 then
+    tbl[message] = n > 1 and n - 1 or nil
+    return true
+  end
+  return false
 end
 
---- Show an error through vim.notify at ERROR level, unless the server already
---- showed exactly this text a moment ago.
+local function put(tbl, message)
+  tbl[message] = (tbl[message] or 0) + 1
+end
+
+local function notify(message)
+  vim.notify(message, vim.log.levels.ERROR, { title = 'Orion' })
+end
+
+--- A request failed: show its message at ERROR level unless the server's
+--- showMessage for this same failure was already shown.
 ---@param message string
 function M.notify_error(message)
-  local seen = recent[message]
-  if seen and now_ms() - seen < DEDUP_MS then
+  if take(from_server, message) then
     return
   end
-  recent[message] = now_ms()
-  vim.notify(message, vim.log.levels.ERROR, { title = 'Orion' })
+  put(from_request, message)
+  notify(message)
 end
 
 ---@param _ lsp.ResponseError?
@@ -34,7 +47,10 @@ end
 ---@param ctx lsp.HandlerContext
 local function show_message(_, params, ctx)
   if params and params.type == vim.lsp.protocol.MessageType.Error then
-    M.notify_error(params.message)
+    if not take(from_request, params.message) then
+      put(from_server, params.message)
+      notify(params.message)
+    end
     return vim.NIL
   end
   return vim.lsp.handlers['window/showMessage'](_, params, ctx)

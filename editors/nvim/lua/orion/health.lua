@@ -123,29 +123,49 @@ local function check_running()
   end
 end
 
+--- Report one line of `orion doctor` output (`[ok  ] ...`, `[FAIL] ...`,
+--- `[info] ...`) at its own level.
+---@param line string
+local function report_doctor_line(line)
+  local tag, rest = line:match('^%[(%a+)%s*%]%s*(.*)$')
+  tag = tag and tag:lower()
+  if tag == 'ok' then
+    health.ok(rest)
+  elseif tag == 'fail' or tag == 'error' then
+    health.error(rest)
+  elseif tag == 'warn' then
+    health.warn(rest)
+  else
+    health.info(rest or line)
+  end
+end
+
 local function check_doctor()
-  health.start('Orion doctor (database and model reachability)')
+  health.start('Orion doctor (database, model reachable, parsers)')
   local res = run(M.doctor_cmd(), M.doctor_env(), 60000)
   if not res then
     health.error('could not run `orion doctor`')
     return
   end
-  if res.code == 124 or res.signal ~= 0 then
+  if res.code == 124 or (res.signal and res.signal ~= 0) then
     health.error('`orion doctor` did not finish within 60 s')
     return
   end
-  local out = vim.trim((res.stdout or '') .. '\n' .. (res.stderr or ''))
-  local lines = vim.split(out, '\n', { plain = true, trimempty = true })
+  local lines = vim.split(res.stdout or '', '\n', { plain = true, trimempty = true })
+  for _, l in ipairs(lines) do
+    report_doctor_line(l)
+  end
   if res.code == 0 then
     health.ok('database and model reachable')
-    for _, l in ipairs(lines) do
-      health.info(l)
-    end
     return
   end
   local what = ({ [1] = 'a check failed (model or tool)', [2] = 'usage error', [3] = 'storage error' })[res.code]
     or ('exit code ' .. res.code)
-  health.error(('`orion doctor`: %s'):format(what), lines)
+  local advice = {}
+  if #lines == 0 then
+    advice = vim.split(res.stderr or '', '\n', { plain = true, trimempty = true })
+  end
+  health.error(('`orion doctor`: %s'):format(what), advice)
 end
 
 function M.check()
