@@ -46,9 +46,10 @@ class ScriptedReply:
         if unknown:
             raise ValueError(f"unknown ScriptedReply fields: {sorted(unknown)}")
         kwargs = dict(data)
+        # Lua's json encoder writes an empty table as {} or [] alike: accept both as empty.
         kwargs["tool_calls"] = [
-            tc if isinstance(tc, ScriptedToolCall) else ScriptedToolCall(**tc)
-            for tc in data.get("tool_calls", [])
+            tc if isinstance(tc, ScriptedToolCall) else _tool_call_from_dict(tc)
+            for tc in data.get("tool_calls") or []
         ]
         return cls(**kwargs)
 
@@ -56,6 +57,13 @@ class ScriptedReply:
         if self.finish_reason is not None:
             return self.finish_reason
         return "tool_calls" if self.tool_calls else "stop"
+
+
+def _tool_call_from_dict(data: dict[str, Any]) -> ScriptedToolCall:
+    unknown = set(data) - {"name", "arguments"}
+    if unknown or "name" not in data:
+        raise ValueError(f"a scripted tool call needs name (and arguments), got {sorted(data)}")
+    return ScriptedToolCall(data["name"], data.get("arguments") or {})
 
 
 def load_script(path: str | Path) -> tuple[list[ScriptedReply], ScriptedReply | None]:

@@ -374,8 +374,14 @@ def test_reply_from_dict_rejects_unknown_fields() -> None:
     )
     assert reply.tool_calls == [ScriptedToolCall("n", {"a": 1})]
     assert reply.effective_finish_reason() == "tool_calls"
+    # Empty Lua tables arrive as {} or []: both mean "none".
+    lua = ScriptedReply.from_dict({"tool_calls": [{"name": "n", "arguments": []}]})
+    assert lua.tool_calls[0].arguments_json() == "{}"
+    assert ScriptedReply.from_dict({"text": "t", "tool_calls": {}}).tool_calls == []
     with pytest.raises(ValueError, match="tool_call"):
         ScriptedReply.from_dict({"tool_call": []})
+    with pytest.raises(ValueError, match="args"):
+        ScriptedReply.from_dict({"tool_calls": [{"name": "n", "args": {}}]})
 
 
 async def test_import_litellm_keeps_stdout_clean(
