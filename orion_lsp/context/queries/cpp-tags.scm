@@ -29,6 +29,12 @@
     declarator: (function_declarator
       declarator: (field_identifier) @name)) @definition.method)
 
+; Constructors declared in a class body parse as declarations.
+(field_declaration_list
+  (declaration
+    declarator: (function_declarator
+      declarator: [(identifier) (field_identifier) (destructor_name)] @name)) @definition.method)
+
 (field_declaration_list
   (function_definition
     declarator: (function_declarator
