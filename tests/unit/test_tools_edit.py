@@ -250,3 +250,30 @@ async def test_disk_applier_refuses_stale_and_outside(ws: Path, tmp_path: Path) 
 async def test_disk_applier_create_never_clobbers(ws: Path) -> None:
     assert not await DiskEditApplier(ws).apply(_edit(ws, "a.py", "", "x", create=True), "t")
     assert (ws / "a.py").read_text().startswith("def f")
+
+
+async def test_disk_applier_refuses_symlink_planted_after_the_check(
+    ws: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f.txt").write_text("same\n")
+    (ws / "sub").mkdir()
+    (ws / "sub" / "f.txt").write_text("same\n")
+    recorder = RecordingApplier()
+    ctx = make_context(ws, applier=recorder)
+    await _read(ctx, "sub/f.txt")
+    assert (
+        await EditFileTool().run({"path": "sub/f.txt", "oldText": "same", "newText": "X"}, ctx)
+    ).ok
+    assert (await CreateFileTool().run({"path": "deep/er/n.txt", "content": "X"}, ctx)).ok
+    (edit, _), (create, _) = recorder.edits
+    # The race: folders swapped for symlinks between the tool's check and the write.
+    os.rename(ws / "sub", ws / "sub_moved")
+    os.symlink(outside, ws / "sub")
+    os.symlink(outside, ws / "deep")
+    disk = DiskEditApplier(ws)
+    assert not await disk.apply(edit, "t")
+    assert not await disk.apply(create, "t")
+    assert (outside / "f.txt").read_text() == "same\n"
+    assert sorted(os.listdir(outside)) == ["f.txt"]

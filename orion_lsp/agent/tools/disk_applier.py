@@ -2,25 +2,38 @@
 
 In the editor, edits go through ``workspace/applyEdit`` so they are undoable
 there; in a terminal there is no editor, so edits are written to disk here.
-Writes are atomic (a temporary file in the same folder, then ``os.replace``,
-or ``os.link`` for a new file so an existing one is never clobbered).
-Containment is checked again at write time, and an edit whose file changed
-on disk since the tool computed it is refused rather than overwriting.
+
+Containment is re-checked at write time without a check-then-use race: the
+applier walks from the root to the file's folder one component at a time with
+``O_DIRECTORY | O_NOFOLLOW`` directory descriptors (creating missing folders
+with ``mkdir(dir_fd=...)``), so a symlink planted anywhere on the way makes
+the write fail instead of leaving the root. The new content goes to a
+temporary file in that folder, then ``os.replace`` (edit) or ``os.link``
+(create: never clobbers an existing file), all relative to the folder's
+descriptor. An edit whose file changed on disk since the tool computed it is
+refused rather than overwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 
 from .base import FileEdit
 from .paths import is_inside
 
 log = logging.getLogger(__name__)
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _Refused(Exception):
+    """The edit cannot be written safely; logged, answered with False."""
 
 
 class DiskEditApplier:
@@ -30,73 +43,100 @@ class DiskEditApplier:
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
         return await asyncio.to_thread(self._apply_sync, edit, turn_id)
 
-    def _inside(self, path: Path) -> bool:
-        return is_inside(str(self.root), os.path.realpath(path))
-
     def _apply_sync(self, edit: FileEdit, turn_id: str) -> bool:
-        target = Path(edit.path)
-        if not target.is_absolute() or not self._inside(target):
-            log.warning("turn %s: refusing a write outside the root (%s)", turn_id, edit.rel_path)
-            return False
-        data = edit.new_content.encode("utf-8", "surrogatepass")
-        if edit.create:
-            return self._create(target, data, edit, turn_id)
-        return self._replace(target, data, edit, turn_id)
-
-    def _create(self, target: Path, data: bytes, edit: FileEdit, turn_id: str) -> bool:
-        parent = target.parent
-        # realpath of a folder that does not exist yet resolves the part that
-        # does; checked before and after creating so a symlink planted in
-        # between cannot carry the new folders outside.
-        if not self._inside(parent):
-            return False
-        os.makedirs(parent, exist_ok=True)
-        if not self._inside(parent) or os.path.lexists(target):
-            log.warning("turn %s: not creating %s (exists or moved)", turn_id, edit.rel_path)
-            return False
-        tmp = self._write_temp(parent, data, mode=0o666 & ~_umask())
         try:
-            os.link(tmp, target)  # fails if the name exists: never clobbers
-        except FileExistsError:
+            parts = self._parts(Path(edit.path))
+            dfd = self._open_folder(parts[:-1], create=edit.create)
+            try:
+                data = edit.new_content.encode("utf-8", "surrogatepass")
+                if edit.create:
+                    self._create(dfd, parts[-1], data)
+                else:
+                    old = edit.old_content.encode("utf-8", "surrogatepass")
+                    self._replace(dfd, parts[-1], old, data)
+            finally:
+                os.close(dfd)
+        except _Refused as exc:
+            log.warning("turn %s: edit of %s not written: %s", turn_id, edit.rel_path, exc)
             return False
-        finally:
-            os.unlink(tmp)
         return True
 
-    def _replace(self, target: Path, data: bytes, edit: FileEdit, turn_id: str) -> bool:
+    def _parts(self, target: Path) -> list[str]:
+        norm = os.path.normpath(target)
+        inside = is_inside(str(self.root), norm) and norm != str(self.root)
+        if not target.is_absolute() or not inside:
+            raise _Refused("the path is not a file inside the root")
+        return os.path.relpath(norm, self.root).split(os.sep)
+
+    def _open_folder(self, folders: list[str], *, create: bool) -> int:
+        """A descriptor of root/folders..., never through a symlink."""
+        dfd = os.open(self.root, _DIR_FLAGS)
         try:
-            st = os.lstat(target)
-            if not stat.S_ISREG(st.st_mode):
-                return False
-            with open(target, "rb") as fh:
-                current = fh.read()
-        except OSError as exc:
-            log.warning("turn %s: cannot read %s: %s", turn_id, edit.rel_path, exc.strerror)
-            return False
-        if current != edit.old_content.encode("utf-8", "surrogatepass"):
-            log.warning("turn %s: %s changed on disk; edit not written", turn_id, edit.rel_path)
-            return False
-        tmp = self._write_temp(target.parent, data, mode=stat.S_IMODE(st.st_mode))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            os.unlink(tmp)
+            for name in folders:
+                if create:
+                    try:
+                        os.mkdir(name, 0o777, dir_fd=dfd)
+                    except FileExistsError:
+                        pass  # a folder (fine) or a symlink (refused just below)
+                try:
+                    nxt = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _Refused(f"{name!r} on the way is a symlink or a file") from exc
+                    raise _Refused(f"cannot open folder {name!r}: {exc.strerror}") from exc
+                os.close(dfd)
+                dfd = nxt
+            return dfd
+        except BaseException:
+            os.close(dfd)
             raise
-        return True
+
+    def _create(self, dfd: int, name: str, data: bytes) -> None:
+        tmp = self._write_temp(dfd, data, mode=0o666 & ~_umask())
+        try:
+            os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
+        except FileExistsError as exc:
+            raise _Refused("the file exists (create never overwrites)") from exc
+        finally:
+            os.unlink(tmp, dir_fd=dfd)
+
+    def _replace(self, dfd: int, name: str, old: bytes, data: bytes) -> None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        except OSError as exc:
+            raise _Refused(f"cannot open the file: {exc.strerror}") from exc
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise _Refused("not a regular file")
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                current = fh.read()
+        finally:
+            os.close(fd)
+        if current != old:
+            raise _Refused("the file changed on disk since the edit was computed")
+        tmp = self._write_temp(dfd, data, mode=stat.S_IMODE(st.st_mode))
+        try:
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError:
+            os.unlink(tmp, dir_fd=dfd)
+            raise
 
     @staticmethod
-    def _write_temp(folder: Path, data: bytes, *, mode: int) -> str:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".orion-", suffix=".tmp")
+    def _write_temp(dfd: int, data: bytes, *, mode: int) -> str:
+        name = f".orion-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, 0o600, dir_fd=dfd)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
+                os.fchmod(fh.fileno(), mode)
                 os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
         except BaseException:
-            os.unlink(tmp)
+            os.unlink(name, dir_fd=dfd)
             raise
-        return tmp
+        return name
 
 
 def _umask() -> int:
