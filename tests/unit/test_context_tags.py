@@ -47,7 +47,11 @@ EXPECTED: dict[str, tuple[set[tuple[str, str, int]], set[str]]] = {
         {"Greeting", "Name", "formatGreeting", "Greeter"},
     ),
     "sample.tsx": (
-        {("ButtonProps", "interface", 3), ("GreetButton", "function", 7), ("Panel", "function", 11)},
+        {
+            ("ButtonProps", "interface", 3),
+            ("GreetButton", "function", 7),
+            ("Panel", "function", 11),
+        },
         {"ButtonProps", "sayHello", "GreetButton"},
     ),
     "sample.go": (
