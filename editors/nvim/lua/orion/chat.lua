@@ -62,6 +62,9 @@ local function get_buffer(client)
   vim.bo[buf].modifiable = false
   vim.bo[buf].filetype = 'markdown'
   vim.b[buf].orion_root = root
+  -- Tree-sitter markdown (bundled with Neovim) copes with streamed, half
+  -- written markdown better than the regex syntax (no `_` error marks).
+  pcall(vim.treesitter.start, buf, 'markdown')
   buffers[root] = buf
   return buf, true
 end
