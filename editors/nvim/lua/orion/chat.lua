@@ -22,6 +22,7 @@ local REQUEST_CANCELLED = -32800
 ---@field streamed boolean  some assistant text arrived
 ---@field ended boolean     turnEnd (or the response) closed it
 ---@field cancel_requested boolean
+---@field adopted boolean? started elsewhere; closed by turnEnd
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
 
 --- client_id -> running turn
@@ -327,7 +328,7 @@ function M.cancel(client)
     return false
   end
   turn.cancel_requested = true
-  if not turn.request_id then
+  if not turn.request_id and not turn.turn_id then
     return true -- not sent yet: start() sees the flag and never sends it
   end
   if turn.turn_id then
@@ -347,17 +348,31 @@ end
 ---@param turn_id string?
 ---@return orion.Turn?, integer?
 local function turn_for(client_id, turn_id)
-  local turn = turns[client_id]
-  if not turn then
+  local client = vim.lsp.get_client_by_id(client_id)
+  if not client then
     return nil
   end
-  if turn.turn_id == nil then
-    turn.turn_id = turn_id
-  elseif turn_id and turn.turn_id ~= turn_id then
-    return nil -- not ours (e.g. a detached turn started elsewhere)
+  local turn = turns[client_id]
+  if turn and turn.turn_id == nil and turn.request_id then
+    turn.turn_id = turn_id -- the first notification names our request's turn
   end
-  local client = vim.lsp.get_client_by_id(client_id)
-  local buf = client and M.find_buffer(client.root_dir or vim.fn.getcwd())
+  if not turn or (turn_id and turn.turn_id ~= turn_id) then
+    if turn and not turn.ended then
+      return nil -- ours is running: never mix two turns in one buffer
+    end
+    -- A turn this buffer did not start (a code action whose command runs on
+    -- the server, a detached turn): show it too, under its own heading.
+    turn = { turn_id = turn_id, streamed = false, ended = false, cancel_requested = false, adopted = true }
+    turns[client_id] = turn
+    local buf = get_buffer(client)
+    show(buf)
+    local lines = { '## Orion', '' }
+    if last_line(buf) ~= '' then
+      table.insert(lines, 1, '')
+    end
+    M.append_lines(buf, lines)
+  end
+  local buf = M.find_buffer(client.root_dir or vim.fn.getcwd())
   if not buf then
     return nil
   end
@@ -429,6 +444,13 @@ function M.on_turn_end(client_id, params)
     M.append_text(buf, params.answer)
   end
   close_turn(buf, turn, params.status or 'completed', params.error)
+  if turn.adopted then
+    -- No response of ours will close it: turnEnd is the last word.
+    turns[client_id] = nil
+    if params.error then
+      handlers.notify_error(params.error)
+    end
+  end
 end
 
 return M
