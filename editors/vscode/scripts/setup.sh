@@ -59,6 +59,9 @@ fi
 if ! fresh "$HOST/package-lock.json" "$STAMP"; then
   log "npm ci --ignore-scripts (code-server $(node -p "require('$HOST/package.json').dependencies['code-server']"), playwright-core)"
   (cd "$HOST" && npm ci --ignore-scripts --loglevel=error)
+  # argon2 (code-server's password hashing) would fetch a prebuilt binary
+  # from GitHub; build it from source instead.
+  (cd "$HOST" && npm_config_build_from_source=true npm rebuild argon2 --loglevel=error >/dev/null)
   log "code-server: lib/vscode dependencies"
   # npm ci refuses code-server's slightly stale shrinkwrap; install resolves it
   # the same way its own postinstall does.
@@ -73,4 +76,4 @@ if ! fresh "$HOST/package-lock.json" "$STAMP"; then
   ln -sfn browser-linux.sh "$VSC/bin/helpers/browser.sh"
   touch "$STAMP"
 fi
-log "ready: code-server $(node "$CS/out/node/entry.js" --version 2>/dev/null | head -1)"
+log "ready: code-server $(XDG_CONFIG_HOME="$HOST/node_modules/.xdg" node "$CS/out/node/entry.js" --version 2>/dev/null | tail -1)"

@@ -1,0 +1,1 @@
+export async function runUi() { throw new Error("not yet"); }
