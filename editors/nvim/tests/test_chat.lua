@@ -99,4 +99,23 @@ H.run('chat', {
       H.eq(nil, H.find_note(vim.log.levels.ERROR, ''), 'a cancel is not an error')
     end,
   },
+  {
+    ':\'<,\'>OrionChat sends the file and the selection, unsaved text included',
+    function()
+      vim.cmd.buffer(src_buf)
+      vim.api.nvim_buf_set_lines(src_buf, 1, 2, false, { '    return a - b  # unsaved' })
+      local before = #H.model_requests(model)
+      vim.cmd('1,2OrionChat Explain the selection')
+      H.wait('the model request', function()
+        return #H.model_requests(model) > before
+      end, 30000)
+      H.wait_turn_done(client)
+      local reqs = H.model_requests(model)
+      local system = reqs[#reqs].messages[1].content
+      -- The server puts the active file and the selection in the system prompt.
+      H.contains(system, 'return a - b  # unsaved', 'the open buffer, not the disk')
+      H.contains(system, 'lines 1-2', 'the selected lines')
+      H.contains(H.text(H.chat_buf(client)), 'default reply', 'answer')
+    end,
+  },
 })
