@@ -86,8 +86,9 @@ class FileGraph:
         acc: dict[int, float] = {}
         edges = self._edges
         for name, count in self.tags[f].refs.items():
-            e = edges.get(name, False)
-            if e is False:
+            if name in edges:
+                e = edges[name]
+            else:
                 e = edges[name] = self._name_edges(name)
             if e is None:
                 continue

@@ -224,8 +224,9 @@ class RepoIndex:
                 yield [(r, gens[r.rel_path]) for r in results]
         finally:
             if own:
-                # Workers hold grammars (~30 MB each); free them once built.
-                executor.shutdown(wait=False, cancel_futures=True)
+                # Workers hold grammars (~30 MB each); free them once built,
+                # reaping them off the event loop.
+                await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
 
     def _apply_result(
         self,
