@@ -160,7 +160,11 @@ export function changedItems(before: ChatState, after: ChatState): ChatItem[] {
 
 /** One compact line per tool event, as the view prints it. */
 export function toolLineText(t: ToolLine): string {
-  if (t.type === "tool_call") return `→ ${t.name}${t.summary ? ` ${t.summary}` : ""}`;
+  if (t.type === "tool_call") {
+    // Servers may already start the summary with the tool's name ("read_file a.py").
+    const rest = t.summary.startsWith(t.name) ? t.summary.slice(t.name.length).trim() : t.summary;
+    return `→ ${t.name}${rest ? ` ${rest}` : ""}`;
+  }
   const mark = t.ok === false ? "✗" : "✓";
   return `${mark} ${t.name}${t.summary ? `: ${t.summary}` : ""}`;
 }

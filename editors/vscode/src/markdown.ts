@@ -21,6 +21,9 @@ function createRenderer(): MarkdownIt {
   // Everything but http(s)/mailto is dropped: javascript:, data:, file:,
   // command: and vscode: URIs could act on the user's machine from a click.
   md.validateLink = (url: string) => isSafeLink(url);
+  // Only explicit URLs become links: "fuzzy" linkify turns file names such as
+  // a.py (".py" is a TLD) into web links.
+  md.linkify.set({ fuzzyLink: false, fuzzyEmail: false });
   md.renderer.rules.image = (tokens, idx) => {
     const alt = tokens[idx].content;
     return md.utils.escapeHtml(alt ? `[image: ${alt}]` : "[image]");

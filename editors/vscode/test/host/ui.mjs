@@ -1,1 +1,119 @@
-export async function runUi() { throw new Error("not yet"); }
+// UI smoke test: the packaged extension in code-server, driven like a person
+// would through Chromium: set the API key, ask in the Orion Chat view and watch
+// the answer stream in, apply a code action's edit, and see a storage error.
+// Captures the screenshots the docs use (docs/images/vscode-*.png).
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const KEY = "sk-orion-ui-test-key";
+
+async function command(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+  await page.keyboard.press("Enter");
+}
+
+async function openWorkbench(page, base, folder) {
+  await page.goto(`${base}/?folder=${encodeURIComponent(folder)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 30000 });
+  // The status bar item appears once the extension has activated.
+  await page.locator(".statusbar-item", { hasText: "Orion" }).first().waitFor({ timeout: 30000 });
+}
+
+function chatFrame(page) {
+  return page.frameLocator("iframe.webview").first().frameLocator("iframe#active-frame");
+}
+
+async function openChat(page) {
+  await command(page, "Focus on Orion Chat View");
+  const frame = chatFrame(page);
+  await frame.locator("#prompt").waitFor({ timeout: 20000 });
+  return frame;
+}
+
+async function ask(frame, text) {
+  await frame.locator("#prompt").fill(text);
+  await frame.locator("#prompt").press("Enter");
+}
+
+async function step(name, log, failures, fn) {
+  try {
+    await fn();
+    log(`ok   ui: ${name}`);
+  } catch (err) {
+    failures.push(`${name}: ${err.message}`);
+    log(`FAIL ui: ${name}: ${err.message}`);
+  }
+}
+
+export async function runUi({ page, base, ws, broken, garbageDb, images, log }) {
+  fs.mkdirSync(images, { recursive: true });
+  const failures = [];
+  const shot = (name) => page.screenshot({ path: path.join(images, `vscode-${name}.png`) });
+
+  await openWorkbench(page, base, ws);
+  await step("set the API key through the command palette", log, failures, async () => {
+    await command(page, "Orion: Set API Key");
+    const input = page.locator(".quick-input-widget input");
+    await page.locator(".quick-input-widget", { hasText: "secret storage" }).waitFor();
+    if ((await input.getAttribute("type")) !== "password") throw new Error("the key input is not a password box");
+    await input.fill(KEY);
+    await page.keyboard.press("Enter");
+    await page.locator(".statusbar-item", { hasText: "openai/scripted" }).first().waitFor({ timeout: 20000 });
+  });
+
+  await step("ask and see the answer stream in as Markdown with tool lines", log, failures, async () => {
+    const frame = await openChat(page);
+    await ask(frame, "What does a.py do?");
+    const answer = frame.locator(".item.assistant").last();
+    // Seen while still running: the answer arrives in pieces, not at the end.
+    await frame.locator(".item.assistant.status-running .body", { hasText: "Here is" }).waitFor({ timeout: 30000 });
+    await frame.locator(".item.assistant.status-completed", { hasText: "add(2, 3)" }).waitFor({ timeout: 30000 });
+    const tools = await answer.locator(".tools li").allTextContents();
+    if (!tools.some((t) => t.startsWith("→ read_file")) || !tools.some((t) => t.startsWith("✓ read_file"))) {
+      throw new Error(`tool lines: ${JSON.stringify(tools)}`);
+    }
+    if ((await answer.locator(".body strong").count()) < 1 || (await answer.locator(".body pre code").count()) !== 1) {
+      throw new Error("the answer was not rendered as Markdown");
+    }
+    await frame.locator(".item.user", { hasText: "What does a.py do?" }).waitFor();
+    await shot("chat");
+  });
+
+  await step("apply the edit of a server code action", log, failures, async () => {
+    await page.keyboard.press("Control+P");
+    const input = page.locator(".quick-input-widget input");
+    await input.waitFor({ state: "visible" });
+    await input.fill("a.py");
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "a.py" }).first().waitFor();
+    await page.keyboard.press("Enter");
+    const editor = page.locator(".editor-instance .monaco-editor").first();
+    await editor.locator(".view-lines", { hasText: "def add" }).waitFor();
+    await page.keyboard.press("Control+G");
+    await input.fill(":2:5");
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Control+.");
+    const item = page.locator(".action-widget .monaco-list-row", { hasText: "Orion: Add docstring" });
+    await item.waitFor({ timeout: 15000 });
+    await item.click();
+    await editor.locator(".view-lines", { hasText: "Return the sum of a and b." }).waitFor({ timeout: 30000 });
+    await shot("code-action");
+  });
+
+  await step("see a storage error as a notification and in the chat view", log, failures, async () => {
+    await openWorkbench(page, base, broken);
+    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Orion storage error" }).first();
+    await toast.waitFor({ timeout: 30000 });
+    const text = await toast.innerText();
+    if (!text.includes(garbageDb)) throw new Error(`the notification does not name ${garbageDb}: ${text}`);
+    const frame = await openChat(page);
+    await ask(frame, "Does this work?");
+    await frame.locator(".item.assistant .error", { hasText: "Orion storage error:" }).waitFor({ timeout: 20000 });
+    await shot("storage-error");
+  });
+
+  if (failures.length) throw new Error(failures.join("\n"));
+}

@@ -31,6 +31,11 @@ test("tool events show as lines and turnEnd finishes the turn", () => {
   assert.deepEqual(a.tools.map(toolLineText), ["→ read_file a.py", "✗ read_file: no such file"]);
 });
 
+test("a tool summary that repeats the name is not doubled", () => {
+  assert.equal(toolLineText({ type: "tool_call", name: "read_file", summary: "read_file a.py" }), "→ read_file a.py");
+  assert.equal(toolLineText({ type: "tool_result", name: "search", ok: true, summary: "" }), "✓ search");
+});
+
 test("the final answer repairs a missed delta", () => {
   const s = run([
     { type: "send", localId: "1", prompt: "x" },

@@ -26,6 +26,11 @@ test("dangerous link targets are not linked", () => {
   assert.match(ok, /<a href="https:\/\/example.com\/a" data-orion-link="1" rel="noopener noreferrer">docs<\/a>/);
 });
 
+test("file names are not turned into web links, explicit URLs are", () => {
+  assert.equal(renderMarkdown("What does a.py do?").includes("<a "), false);
+  assert.match(renderMarkdown("see https://example.com/x"), /<a href="https:\/\/example.com\/x"/);
+});
+
 test("images become their alt text so nothing is fetched", () => {
   const html = renderMarkdown("![diagram](https://example.com/x.png)");
   assert.equal(html.includes("<img"), false);
