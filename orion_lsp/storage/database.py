@@ -98,16 +98,24 @@ class Database:
     ) -> Database:
         fs_path, target, uri = _split_target(path)
         where = str(fs_path)
+        hook = faults.hook_from_env()  # before connecting: a typo raises, nothing leaks
         try:
             fs_path.parent.mkdir(parents=True, exist_ok=True)
             _check_existing_file(fs_path, where)
         except OSError as e:
             raise storage_error(where, e, redactor) from e
+        conn = aiosqlite.connect(
+            target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
         try:
-            conn = await aiosqlite.connect(
-                target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
-            )
+            await conn
         except (sqlite3.Error, OSError) as e:
+            # aiosqlite 0.22 stops its worker thread after a failed connect
+            # without waiting; the thread then reports to the event loop, which
+            # may be closed by then. Wait for it while the loop still runs.
+            thread = getattr(conn, "_thread", None)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 5)
             raise storage_error(where, e, redactor) from e
         conn.row_factory = sqlite3.Row
         db = cls(fs_path, conn, redactor)
@@ -116,7 +124,7 @@ class Database:
         except BaseException:
             await db._close_quietly()
             raise
-        db.fault_hook = faults.hook_from_env()
+        db.fault_hook = hook
         return db
 
     async def _prepare(self) -> None:
@@ -214,7 +222,8 @@ class Database:
         """Run `fn(conn)` inside BEGIN IMMEDIATE ... COMMIT; committed on return.
 
         `fn` must use the connection it is given, not this Database (its lock
-        is held). The transaction runs in its own task and the caller awaits it
+        is held), and must read or close every cursor it opens (prefer
+        `conn.execute_fetchall`): an unfinished statement makes COMMIT fail. The transaction runs in its own task and the caller awaits it
         through `asyncio.shield`: cancelling the caller (e.g. `$/cancelRequest`
         stopping a turn) cannot leave a transaction open or the lock held; the
         write then still commits or rolls back as a unit.

@@ -151,7 +151,9 @@ class TraceStore:
             for project_id, turn_id, pid in rows:
                 if _pid_alive(pid):
                     continue
-                await conn.execute(
+                # execute_fetchall consumes the RETURNING row: an unread
+                # statement would make the COMMIT fail with SQLITE_BUSY.
+                await conn.execute_fetchall(
                     _APPEND_SQL,
                     (project_id, turn_id, "turn_end", payload, now, os.getpid(), turn_id),
                 )
