@@ -13,6 +13,9 @@ local model = H.model_server({
     { text = ANSWER, chunk_delay_s = 0.03 },
     -- turn 2: streams one piece, then hangs until cancelled
     { text = 'Thinking very slowly about it', hang = true },
+    -- turn 3: the range chat; turn 4: hangs until the server is killed
+    { text = 'default reply' },
+    { text = 'Still thinking', hang = true },
   },
   default = { text = 'default reply' },
 })
@@ -116,6 +119,24 @@ H.run('chat', {
       H.contains(system, 'return a - b  # unsaved', 'the open buffer, not the disk')
       H.contains(system, 'lines 1-2', 'the selected lines')
       H.contains(H.text(H.chat_buf(client)), 'default reply', 'answer')
+    end,
+  },
+  {
+    'a server that dies mid-turn closes the turn in place (last: kills the server)',
+    function()
+      vim.cmd('OrionChat One more question')
+      local buf = H.chat_buf(client)
+      H.wait('the first streamed piece', function()
+        return H.text(buf):find('Still', 1, true) ~= nil
+      end, 30000)
+      client:stop(true)
+      H.wait_turn_done(client, 15000)
+      local text = H.text(H.chat_buf(client))
+      H.contains(text, '\n\n**Error:** the Orion server stopped during the turn', 'closed in place')
+      H.truthy(text:find('## You\nOne more question\n\n## Orion\nStill', 1, true), 'the partial answer stays')
+      H.eq(nil, H.find_note(vim.log.levels.ERROR, 'Orion'), 'nothing the server said: no server error')
+      -- A new turn is possible again (a new server starts for the project).
+      H.eq(nil, require('orion.chat').running(client.id), 'no turn left running')
     end,
   },
 })

@@ -22,6 +22,7 @@ local REQUEST_CANCELLED = -32800
 ---@field streamed boolean  some assistant text arrived
 ---@field ended boolean     turnEnd (or the response) closed it
 ---@field cancel_requested boolean
+---@field buf integer? the chat buffer it renders into
 ---@field adopted boolean? started elsewhere; closed by turnEnd
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
 
@@ -254,7 +255,7 @@ function M.send(client, args, on_done)
   -- Registered at once (before the history of a new buffer arrives) so a
   -- second :OrionChat or :OrionCancel sees the turn.
   ---@type orion.Turn
-  local turn = { streamed = false, ended = false, cancel_requested = false }
+  local turn = { streamed = false, ended = false, cancel_requested = false, buf = buf }
   turns[client.id] = turn
   local function start()
     if turn.cancel_requested then
@@ -317,6 +318,17 @@ function M.send(client, args, on_done)
   end
 end
 
+--- The server exited: a running turn will get no more notifications (and
+--- maybe no response), so close it in place and free the project for the next.
+---@param client_id integer
+function M.on_exit(client_id)
+  local turn = turns[client_id]
+  turns[client_id] = nil
+  if turn and turn.buf and vim.api.nvim_buf_is_valid(turn.buf) and not turn.ended then
+    close_turn(turn.buf, turn, 'error', 'the Orion server stopped during the turn')
+  end
+end
+
 --- Stop the running turn: `orion.cancel` when the turn id is known, else
 --- `$/cancelRequest` (both end the turn with status `cancelled`).
 ---@param client vim.lsp.Client
@@ -363,8 +375,9 @@ local function turn_for(client_id, turn_id)
     -- A turn this buffer did not start (a code action whose command runs on
     -- the server, a detached turn): show it too, under its own heading.
     turn = { turn_id = turn_id, streamed = false, ended = false, cancel_requested = false, adopted = true }
-    turns[client_id] = turn
     local buf = get_buffer(client)
+    turn.buf = buf
+    turns[client_id] = turn
     show(buf)
     local lines = { '## Orion', '' }
     if last_line(buf) ~= '' then

@@ -151,6 +151,11 @@ function M.client_config()
     on_attach = function(client, bufnr)
       require('orion').on_attach(client, bufnr)
     end,
+    on_exit = function(_code, _signal, client_id)
+      vim.schedule(function()
+        require('orion.chat').on_exit(client_id)
+      end)
+    end,
   }
 end
 
