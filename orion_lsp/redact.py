@@ -55,6 +55,16 @@ class Redactor:
                 r.add_secret(value)
         return r
 
+    def partial_secret_suffix(self, text: str) -> int:
+        """Length of the longest tail of `text` that starts a known secret."""
+        best = 0
+        for secret in self._secrets:
+            for n in range(min(len(secret) - 1, len(text)), best, -1):
+                if text.endswith(secret[:n]):
+                    best = n
+                    break
+        return best
+
     def __call__(self, text: str) -> str:
         return self.redact(text)
 
@@ -76,3 +86,35 @@ class Redactor:
 def redact(text: str) -> str:
     """Pattern-only redaction (no known values); prefer a configured Redactor."""
     return Redactor().redact(text)
+
+
+# A streamed secret can be split across chunks; hold back at most this much.
+_MAX_HOLD = 256
+_TRAILING_WORD = re.compile(r"\S+$")
+
+
+class StreamRedactor:
+    """Redacts a text stream chunk by chunk without letting a split secret through.
+
+    It holds back the trailing word (patterns such as `key=...` need the whole
+    word) and any tail that could be the start of a known secret, and emits
+    the rest. `flush()` at the end of each model reply emits what is held.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._r = redactor
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        buf = self._pending + text
+        hold = self._r.partial_secret_suffix(buf)
+        m = _TRAILING_WORD.search(buf)
+        if m is not None:
+            hold = max(hold, len(buf) - m.start())
+        hold = min(hold, _MAX_HOLD, len(buf))
+        emit, self._pending = buf[: len(buf) - hold], buf[len(buf) - hold :]
+        return self._r.redact(emit) if emit else ""
+
+    def flush(self) -> str:
+        out, self._pending = self._pending, ""
+        return self._r.redact(out) if out else ""

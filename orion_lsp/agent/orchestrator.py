@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import Settings
-from ..redact import Redactor
+from ..redact import Redactor, StreamRedactor
 from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
 from .messages import assistant_tool_message, build_messages, cap_output, tool_message
 from .model import Model, ModelError, ModelReply, parse_arguments
@@ -184,12 +184,18 @@ class ToolOrchestrator:
     ) -> ModelReply:
         tid = turn.req.turn_id
         streamed = False
+        # Secrets may be split across chunks: redact the stream, not each chunk.
+        redacting = StreamRedactor(self._redact)
+
+        async def emit(text: str) -> None:
+            if text:
+                turn.answer.append(text)
+                await sink.delta(tid, text)
 
         async def on_text(text: str) -> None:
             nonlocal streamed
             streamed = True
-            turn.answer.append(text)
-            await sink.delta(tid, text)
+            await emit(redacting.feed(text))
 
         attempt = 0
         while True:
@@ -204,8 +210,11 @@ class ToolOrchestrator:
                 "mapChars": len(context.text),
             }
             try:
-                async with asyncio.timeout(remaining):
-                    reply = await model.complete(messages, specs, on_text)
+                try:
+                    async with asyncio.timeout(remaining):
+                        reply = await model.complete(messages, specs, on_text)
+                finally:
+                    await emit(redacting.flush())
             except TimeoutError:
                 raise TurnTimeout(
                     "Orion turn time limit reached while waiting for the model"

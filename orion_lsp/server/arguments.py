@@ -47,6 +47,8 @@ class CancelArgs:
 
 
 def single_object(arguments: Any, command: str, *, required: bool = True) -> dict[str, Any]:
+    if isinstance(arguments, tuple):  # lsprotocol structures the array as a tuple
+        arguments = list(arguments)
     if arguments is None or arguments == []:
         if required:
             raise InvalidArguments(f"{command} takes one object argument")

@@ -1,0 +1,140 @@
+"""A pytest-lsp session against the real server subprocess, a real SQLite file
+and the scripted model server; collects everything the client receives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pytest_lsp import client_capabilities
+from pytest_lsp.client import LanguageClient, make_test_lsp_client
+
+from orion_lsp.testing import ScriptedModelServer
+
+API_KEY = "sk-orion-test-CANARY-4f1b2c3d4e5f"
+
+
+@dataclass
+class Session:
+    client: LanguageClient
+    workspace: Path
+    db: Path
+    log_file: Path
+    deltas: list[dict[str, Any]] = field(default_factory=list)
+    tool_events: list[dict[str, Any]] = field(default_factory=list)
+    turn_ends: list[dict[str, Any]] = field(default_factory=list)
+    apply_edits: list[lsp.ApplyWorkspaceEditParams] = field(default_factory=list)
+    apply_result: bool = True
+    transcript: list[str] = field(default_factory=list)
+
+    async def chat(self, prompt: str, **kw: Any) -> Any:
+        return await self.command("orion.chat", {"prompt": prompt, **kw})
+
+    async def command(self, name: str, *arguments: Any) -> Any:
+        return await self.client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command=name, arguments=list(arguments))
+        )
+
+    def answer_of(self, turn_id: str) -> str:
+        return "".join(d["delta"] for d in self.deltas if d["turnId"] == turn_id)
+
+    async def wait_turn_end(self, turn_id: str, timeout: float = 20) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for t in self.turn_ends:
+                    if t["turnId"] == turn_id:
+                        return t
+                await asyncio.sleep(0.02)
+
+    def error_messages(self) -> list[str]:
+        return [m.message for m in self.client.messages if m.type == lsp.MessageType.Error]
+
+    async def open(self, rel: str, text: str, version: int = 1) -> str:
+        uri = (self.workspace / rel).as_uri()
+        self.client.text_document_did_open(
+            lsp.DidOpenTextDocumentParams(
+                lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+            )
+        )
+        return uri
+
+
+def model_env(model: ScriptedModelServer, db: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ORION_", "OPENAI_", "LITELLM_"))
+    }
+    env.update(
+        ORION_MODEL=model.model,
+        ORION_API_BASE=model.base_url,
+        ORION_API_KEY=API_KEY,
+        ORION_DB=str(db),
+    )
+    env.update(extra)
+    return env
+
+
+async def start_session(
+    workspace: Path,
+    db: Path,
+    model: ScriptedModelServer,
+    *,
+    caps: str = "visual-studio-code",
+    env: dict[str, str] | None = None,
+    init_options: dict[str, Any] | None = None,
+    log_file: Path | None = None,
+) -> Session:
+    client = make_test_lsp_client()
+    log_file = log_file or db.parent / "server.log"
+    session = Session(client, workspace, db, log_file)
+
+    @client.feature("orion/chatDelta")
+    def _delta(params: Any) -> None:
+        session.deltas.append(_plain(params))
+
+    @client.feature("orion/toolEvent")
+    def _tool(params: Any) -> None:
+        session.tool_events.append(_plain(params))
+
+    @client.feature("orion/turnEnd")
+    def _end(params: Any) -> None:
+        session.turn_ends.append(_plain(params))
+
+    @client.feature(lsp.WORKSPACE_APPLY_EDIT)
+    def _apply(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
+        session.apply_edits.append(params)
+        return lsp.ApplyWorkspaceEditResult(applied=session.apply_result)
+
+    await client.start_io(
+        sys.executable,
+        "-m",
+        "orion_lsp",
+        "--log-file",
+        str(log_file),
+        env=env if env is not None else model_env(model, db),
+    )
+    await client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=client_capabilities(caps),
+            workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
+            root_uri=workspace.as_uri(),
+            initialization_options=init_options,
+        )
+    )
+    return session
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands unknown notifications over as namedtuple-like Objects."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
