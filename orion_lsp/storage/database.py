@@ -166,6 +166,12 @@ class Database:
         try:
             # Another process may have migrated while we waited for the lock.
             current = await self._user_version(conn)
+            if current > LATEST_VERSION:  # ...possibly a newer orion
+                raise storage_error(
+                    str(self.path),
+                    f"database schema {current} is newer than this orion ({LATEST_VERSION})",
+                    self.redactor,
+                )
             if current < migration.version:
                 for statement in migration.statements:
                     await conn.execute(statement)

@@ -261,3 +261,34 @@ async def test_two_processes_write_one_file(tmp_path: Path) -> None:
         assert len(await HistoryLoader(db).last("p", 1000)) == 400
     finally:
         await db.close()
+
+
+def test_payload_redaction_never_stores_broken_json() -> None:
+    from orion_lsp.storage.payload import encode_payload
+
+    # A redactor that mangles JSON structure: the text falls back to a string.
+    text = encode_payload({"a": 1, "status": "ok"}, lambda s: s.replace("}", ""))
+    assert "redacted" in json.loads(text)
+    # Without a match the payload is stored as given, compactly.
+    assert json.loads(encode_payload({"n": [1, 2], "s": "x"}, Redactor())) == {
+        "n": [1, 2],
+        "s": "x",
+    }
+    # Non-JSON values are stored as text rather than failing a turn.
+    assert json.loads(encode_payload({"path": Path("/a/b")}, None)) == {"path": "/a/b"}
+
+
+async def test_storage_error_text_never_carries_bound_values(db: Database) -> None:
+    from orion_lsp.storage import StorageError
+
+    async def bad(conn):  # type: ignore[no-untyped-def]
+        await conn.execute(
+            "INSERT INTO chat_messages (project_id, turn_id, role, content, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            ("p", "t", f"role-{SECRET}", f"content {SECRET}", "now"),
+        )
+
+    with pytest.raises(StorageError) as info:
+        await db.write(bad)
+    assert SECRET not in str(info.value) and SECRET not in info.value.cause
+    assert str(info.value).startswith("Orion storage error: ")
