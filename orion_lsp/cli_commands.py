@@ -110,6 +110,7 @@ def _read_prompt() -> str | None:
 
 async def _one_turn(services: Services, project: Project, prompt: str) -> int:
     orchestrator = services.require_orchestrator()
+    await _index_briefly(services, project)
     req = TurnRequest(project=project, prompt=prompt, source="cli")
     task = asyncio.create_task(
         orchestrator.run(
@@ -139,6 +140,19 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
     print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
+
+
+# A one-shot CLI turn has no editor session to index in the background for it:
+# give the (cached, usually sub-second) build a moment, then go with what is ready.
+CLI_INDEX_WAIT_S = 8.0
+
+
+async def _index_briefly(services: Services, project: Project) -> None:
+    if services.context is None:
+        return
+    services.context.ensure(project)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(services.context.wait_built(project.root), CLI_INDEX_WAIT_S)
 
 
 async def cmd_history(services: Services, args: Any) -> int:

@@ -35,6 +35,7 @@ class Services:
     orchestrator: ToolOrchestrator | None = None
     context: Any = None  # orion_lsp.context service, when available
     tools: list[Tool] = field(default_factory=list)
+    cache_db: Database | None = None
 
     def require_db(self) -> Database:
         """The database, or the start-up StorageError raised again (fail loud)."""
@@ -56,12 +57,21 @@ class Services:
     async def close(self) -> None:
         if self.context is not None and hasattr(self.context, "close"):
             await self.context.close()
-        if self.db is not None:
-            await self.db.close()
+        for db in (self.cache_db, self.db):
+            if db is not None:
+                await db.close()
 
 
 def make_model(settings: Settings, redactor: Redactor) -> Model:
     return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
+
+
+def _tools(context: Any) -> list[Tool]:
+    if context is None:
+        return default_tools()
+    from .context.tools import FindSymbolTool, tree_sitter_symbols
+
+    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(context.index_for)]
 
 
 async def open_services(
@@ -70,6 +80,7 @@ async def open_services(
     redactor: Redactor | None = None,
     context: ContextProvider | None = None,
     extra_tools: list[Tool] | None = None,
+    with_repo_map: bool = True,
 ) -> Services:
     """Open the database and wire the parts. A database that cannot be opened
     does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
@@ -86,7 +97,22 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
-    services.tools = [*default_tools(), *(extra_tools or [])]
+    if context is None and with_repo_map:
+        from .context.cache import SqliteTagCache
+        from .context.provider import RepoContext
+
+        # The tag cache may degrade to memory (it is a cache); the ledger never
+        # does. Its own connection keeps bulk cache writes off the ledger's lock,
+        # and ledger fault injection (ORION_FAULT_STORAGE) off the cache.
+        try:
+            services.cache_db = await Database.open(settings.database_path)
+            services.cache_db.fault_hook = None
+            context = RepoContext(SqliteTagCache(services.cache_db))
+        except StorageError as exc:
+            log.warning("repo map cache unavailable, using memory: %s", exc)
+            context = RepoContext(None)
+        services.context = context
+    services.tools = _tools(services.context) + list(extra_tools or [])
     services.orchestrator = ToolOrchestrator(
         settings=lambda: services.settings,
         model_factory=lambda s: make_model(s, services.redactor),

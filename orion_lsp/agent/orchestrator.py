@@ -19,7 +19,7 @@ from ..redact import Redactor, StreamRedactor
 from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
 from .messages import assistant_tool_message, build_messages, cap_output, tool_message
 from .model import Model, ModelError, ModelReply, parse_arguments
-from .protocols import ContextBlock, ContextProvider, TurnSink
+from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
 from .tools.registry import run_tool, tool_specs
 from .turn import CANCELLED, COMPLETED, ERROR, MAX_STEPS, TurnOutcome, TurnRequest
@@ -62,6 +62,7 @@ class ToolOrchestrator:
         history: HistoryLoader,
         redactor: Redactor,
         context: ContextProvider | None = None,
+        end_checks: Sequence[TurnEndCheck] = (),
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -71,6 +72,7 @@ class ToolOrchestrator:
         self._history = history
         self._redact = redactor
         self._context = context
+        self._end_checks = list(end_checks)
 
     async def run(
         self,
@@ -87,6 +89,7 @@ class ToolOrchestrator:
         model = self._model_factory(settings)
         ctx = ToolContext(root=req.project.root, turn_id=tid, documents=documents, applier=applier)
         status, error = ERROR, None
+        end_extra: dict[str, Any] = {}
         storage_failed = False
         raise_after: BaseException | None = None
         try:
@@ -113,6 +116,8 @@ class ToolOrchestrator:
             )
             await self._chats.add(pid, tid, "user", req.prompt)
             status = await self._loop(turn, model, messages, ctx, sink, settings, context)
+            if status == COMPLETED:
+                end_extra = await self._run_end_checks(turn, ctx, sink)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:
@@ -136,6 +141,7 @@ class ToolOrchestrator:
                 edits=list(ctx.edits),
                 error=error,
             )
+            outcome.extra = end_extra
             if storage_failed:
                 await self._record_end_after_storage_error(req, turn, outcome)
         await self._finish(req, turn, outcome)
@@ -208,6 +214,7 @@ class ToolOrchestrator:
                 "messages": len(messages),
                 "promptChars": sum(len(str(m.get("content") or "")) for m in messages),
                 "mapChars": len(context.text),
+                "map": context.stats,
             }
             try:
                 try:
@@ -298,6 +305,24 @@ class ToolOrchestrator:
         await sink.tool_event(tid, "tool_result", name, result.ok, result.summary)
         return result
 
+    async def _run_end_checks(
+        self, turn: _Turn, ctx: ToolContext, sink: TurnSink
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        for check in self._end_checks:
+            try:
+                result = await check(turn.text, ctx.root, dict(ctx.read_files))
+            except StorageError:
+                raise
+            except Exception:  # a check is advisory: log it, never fail the turn for it
+                log.exception("turn-end check failed")
+                continue
+            extra.update(result.payload)
+            if result.note:
+                turn.answer.append(result.note)
+                await sink.delta(turn.req.turn_id, result.note)
+        return extra
+
     async def _build_context(self, req: TurnRequest, settings: Settings) -> ContextBlock:
         if self._context is None or settings.context_tokens <= 0:
             return ContextBlock(text="", stats={"repoMap": "off"})
@@ -338,6 +363,7 @@ class ToolOrchestrator:
 
 def _end_payload(turn: _Turn, outcome: TurnOutcome) -> dict[str, Any]:
     return {
+        **outcome.extra,
         "status": outcome.status,
         "error": outcome.error,
         "steps": turn.steps,

@@ -57,3 +57,17 @@ class NullSink:
 
     async def progress(self, turn_id: str, message: str) -> None:
         return None
+
+
+@dataclass
+class TurnEndNote:
+    """What a turn-end check adds: trace payload keys and an optional visible note."""
+
+    payload: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None  # appended to the answer (streamed like any other text)
+
+
+class TurnEndCheck(Protocol):
+    """Runs when a turn completes, before the answer is stored (e.g. the claim check)."""
+
+    async def __call__(self, answer: str, root: Any, read_files: dict[str, str]) -> TurnEndNote: ...

@@ -49,6 +49,8 @@ class TurnOutcome:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # Extra turn_end payload from turn-end checks (claims, critic verdicts).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_result(self) -> dict[str, Any]:
         return {

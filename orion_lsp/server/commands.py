@@ -46,6 +46,7 @@ class CommandHandlers:
         req = TurnRequest(project=project, prompt=args.prompt, source="chat")
         if args.uri:
             self.add_document_context(req, args.uri, args.range)
+        self._ls.indexer.flush()
         return await self._ls.turns.run(req, work_done_token=work_done_token, detach=args.detach)
 
     async def history(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:

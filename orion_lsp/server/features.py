@@ -30,7 +30,31 @@ def register(server: OrionLanguageServer) -> None:
         await ls.refresh_configuration()
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_folders(
+    async def did_change_folders(
         ls: OrionLanguageServer, params: lsp.DidChangeWorkspaceFoldersParams
     ) -> None:
-        ls.add_workspace_folders(params.event.added, params.event.removed)
+        added = ls.add_workspace_folders(params.event.added, params.event.removed)
+        await ls.indexer.start(added)
+
+    # pygls keeps the buffers in sync itself; these keep the repo map current.
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: OrionLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.indexer.text_changed(params.text_document.uri, debounce=False)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: OrionLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.indexer.text_changed(params.text_document.uri, debounce=True)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: OrionLanguageServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        ls.indexer.text_changed(params.text_document.uri, debounce=False)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    async def did_close(ls: OrionLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        await ls.indexer.from_disk([params.text_document.uri])
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched(
+        ls: OrionLanguageServer, params: lsp.DidChangeWatchedFilesParams
+    ) -> None:
+        await ls.indexer.from_disk([c.uri for c in params.changes])

@@ -25,6 +25,7 @@ from ..redact import Redactor
 from ..services import Services, open_services
 from .commands import COMMANDS, CommandHandlers
 from .errors import OrionRpcError, to_rpc_error
+from .indexing import Indexer
 from .turns import TurnRunner
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class OrionLanguageServer(LanguageServer):
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.handlers = CommandHandlers(self)
+        self.indexer = Indexer(self)
         self.turns = TurnRunner(
             self, lambda: self.services.require_orchestrator(), self.redactor, self.show_error
         )
@@ -107,14 +109,15 @@ class OrionLanguageServer(LanguageServer):
             self._pending_start_error = None
             await self._close_interrupted_turns()
         if params.process_id:
-            self._spawn(self._watch_parent(params.process_id))
+            self.spawn(self._watch_parent(params.process_id))
 
     async def on_initialized(self) -> None:
         if self._pending_start_error:
             # Shown once; every command that needs storage answers the same text.
             self.show_error(self._pending_start_error)
-        self._spawn(self._warm_model_client())
+        self.spawn(self._warm_model_client())
         await self.refresh_configuration()
+        await self.indexer.start(self.projects.projects)
 
     async def refresh_configuration(self) -> None:
         caps = self.client_capabilities.workspace
@@ -170,7 +173,7 @@ class OrionLanguageServer(LanguageServer):
 
     # -- background work -----------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
