@@ -12,6 +12,11 @@ temporary file in that folder, then ``os.replace`` (edit) or ``os.link``
 (create: never clobbers an existing file), all relative to the folder's
 descriptor. An edit whose file changed on disk since the tool computed it is
 refused rather than overwritten.
+
+Sensitive paths (``agent/guard.py``: ``.git/``, ``.vscode/``, ``.env*``, shell
+rc files, ...) are refused with ``EditRefused`` (a clear tool error) unless the
+user opted in with ``ORION_ALLOW_SENSITIVE_EDITS=1``: a terminal has no undo
+and no confirmation dialog, so the default is no.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from ..guard import ALLOW_ENV, EditRefused, allow_sensitive_from_env, sensitive_reason
 from .base import FileEdit
 from .paths import is_inside
 
@@ -37,11 +43,30 @@ class _Refused(Exception):
 
 
 class DiskEditApplier:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, allow_sensitive: bool | None = None) -> None:
         self.root = Path(os.path.realpath(root))
+        # None: the environment decides (ORION_ALLOW_SENSITIVE_EDITS).
+        self.allow_sensitive = (
+            allow_sensitive_from_env() if allow_sensitive is None else allow_sensitive
+        )
 
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
+        self._refuse_sensitive(edit, turn_id)
         return await asyncio.to_thread(self._apply_sync, edit, turn_id)
+
+    def _refuse_sensitive(self, edit: FileEdit, turn_id: str) -> None:
+        if self.allow_sensitive:
+            return
+        # The name the model used and the path actually written must both pass
+        # (pure string work: edit.path is absolute and real).
+        actual = os.path.relpath(os.path.normpath(edit.path), self.root).replace(os.sep, "/")
+        reason = sensitive_reason(edit.rel_path) or sensitive_reason(actual)
+        if reason is not None:
+            log.warning("turn %s: edit of %s refused: %s", turn_id, edit.rel_path, reason)
+            raise EditRefused(
+                f"{reason}; the terminal never writes such files without the user's "
+                f"opt-in ({ALLOW_ENV}=1)"
+            )
 
     def _apply_sync(self, edit: FileEdit, turn_id: str) -> bool:
         try:

@@ -5,6 +5,11 @@ this turn and its current text (the open buffer when open) must still hash to
 what was read; ``oldText`` must occur exactly once. The tool never writes:
 it computes a ``FileEdit`` (full old/new text plus the LSP range) and hands it
 to ``ctx.applier`` (``workspace/applyEdit`` in the editor, the disk in the CLI).
+
+An applier that refuses an edit for a reason the model should know (the user
+denied a sensitive path, see ``agent/guard.py``; the buffer changed while the
+user was asked) raises ``EditRefused``; its reason becomes the tool error.
+Results of edits to sensitive paths carry ``sensitive`` in their trace data.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..guard import EditRefused, sensitive_reason
 from .base import FileEdit, ToolContext, ToolResult
 from .common import ok, refused
 from .paths import PathRefused, check_syntax, resolve_in_workspace
@@ -50,15 +56,25 @@ def _snippet(text: str, first_line: int, n_lines: int) -> str:
     return "\n".join(f"{i + 1}| {lines[i]}" for i in range(lo, hi))
 
 
-async def _apply(ctx: ToolContext, edit: FileEdit) -> bool | str:
-    """True/False from the applier, or a short error text when it failed."""
+async def _apply(ctx: ToolContext, edit: FileEdit) -> str | None:
+    """None when the applier applied the edit, else why not (for the model)."""
     try:
-        return bool(await ctx.applier.apply(edit, ctx.turn_id))
+        applied = bool(await ctx.applier.apply(edit, ctx.turn_id))
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
+    except EditRefused as exc:
+        # The applier says why (user denied, sensitive path, buffer moved on).
+        return exc.reason
     except Exception as exc:
         log.exception("edit applier failed for %s", edit.rel_path)
-        return f"{type(exc).__name__}"
+        return f"it failed ({type(exc).__name__})"
+    return None if applied else "the user or editor refused it"
+
+
+def _sensitive(rel: str) -> dict[str, Any]:
+    """Trace data: edits of sensitive paths say so (they needed the user's yes)."""
+    reason = sensitive_reason(rel)
+    return {"sensitive": reason} if reason else {}
 
 
 class EditFileTool:
@@ -137,14 +153,14 @@ class EditFileTool:
             new_text=new_text,
             version=loaded.version,
         )
-        applied = await _apply(ctx, edit)
-        ctx.edits.append({"path": rel, "applied": applied is True})
-        if applied is not True:
-            why = "the user or editor refused it" if applied is False else f"failed ({applied})"
+        why = await _apply(ctx, edit)
+        ctx.edits.append({"path": rel, "applied": why is None})
+        if why is not None:
             return refused(
                 f"the edit to {rel!r} was not applied: {why}; the file is unchanged",
                 path=rel,
                 applied=False,
+                **_sensitive(rel),
             )
         ctx.read_files[rel] = text_hash(new_content)
         new_lines = new_text.count("\n") + 1
@@ -153,7 +169,13 @@ class EditFileTool:
             f"({e_line - s_line + 1} lines -> {new_lines} lines). Now:\n"
             + _snippet(new_content, s_line, new_lines)
         )
-        return ok(content, f"edited {rel} at line {s_line + 1}", path=rel, applied=True)
+        return ok(
+            content,
+            f"edited {rel} at line {s_line + 1}",
+            path=rel,
+            applied=True,
+            **_sensitive(rel),
+        )
 
 
 async def _load_strict(ctx: ToolContext, real: Path, rel: str) -> LoadedText:
@@ -208,15 +230,22 @@ class CreateFileTool:
             new_text=content,
             version=None,
         )
-        applied = await _apply(ctx, edit)
-        ctx.edits.append({"path": rel, "applied": applied is True})
-        if applied is not True:
-            why = "the user or editor refused it" if applied is False else f"failed ({applied})"
-            return refused(f"{rel!r} was not created: {why}", path=rel, applied=False)
+        why = await _apply(ctx, edit)
+        ctx.edits.append({"path": rel, "applied": why is None})
+        if why is not None:
+            return refused(
+                f"{rel!r} was not created: {why}", path=rel, applied=False, **_sensitive(rel)
+            )
         # What the model wrote counts as read: it may edit it next without re-reading.
         ctx.read_files[rel] = text_hash(content)
         n = len(split_lines(content))
-        return ok(f"created {rel} ({n} lines)", f"created {rel}", path=rel, applied=True)
+        return ok(
+            f"created {rel} ({n} lines)",
+            f"created {rel}",
+            path=rel,
+            applied=True,
+            **_sensitive(rel),
+        )
 
 
 def _create_problem(root: Path, user_path: str, real: Path, rel: str) -> str | None:
