@@ -34,11 +34,21 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 unset ORION_DB ORION_MODEL ORION_API_BASE ORION_API_KEY ORION_CRITIC_MODEL
 
 cd "$here"
-if [ "$#" -gt 0 ]; then files=("$@"); else files=(tests/test_*.lua); fi
+if [ "$#" -gt 0 ]; then
+  files=("$@")
+else
+  # The slowest files first (health runs `orion doctor` twice), so the
+  # parallel jobs finish together.
+  files=(tests/test_health.lua tests/test_history.lua)
+  for f in tests/test_*.lua; do
+    case " ${files[*]} " in *" $f "*) ;; *) files+=("$f") ;; esac
+  done
+fi
 
 run_one() {
   local f="$1" log="$work/$(basename "$1").log" rc=0
-  TMPDIR="$work" timeout -k 5 "$per_file" "$nvim" --headless -u NONE -i NONE -n -l "$f" >"$log" 2>&1 || rc=$?
+  TMPDIR="$work" ORION_NVIM_TEST_RUN="$work" timeout -k 5 "$per_file" \
+    "$nvim" --headless -u NONE -i NONE -n -l "$f" >"$log" 2>&1 || rc=$?
   if [ "$rc" -eq 124 ]; then echo "FAILED  $f :: timed out after ${per_file}s" >>"$log"; fi
   echo "$rc" >"$log.rc"
 }
@@ -51,6 +61,27 @@ for f in "${files[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
 done
 wait
+
+# Processes of this run that outlived their Neovim (a server that does not
+# exit after shutdown/exit, a model server of a crashed test): found by the
+# marker only this run's processes carry, reported, then ended by pid.
+leftovers() {
+  local p
+  for p in /proc/[0-9]*; do
+    if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "ORION_NVIM_TEST_RUN=$work"; then
+      echo "${p#/proc/}"
+    fi
+  done
+}
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(leftovers)" ] && break; sleep 0.5; done
+left="$(leftovers | tr '\n' ' ')"
+if [ -n "$left" ]; then
+  echo "warning: processes still running 5 s after their Neovim exited (killed):" >&2
+  for p in $left; do echo "  $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)" >&2; done
+  kill $left 2>/dev/null || true
+  sleep 1
+  kill -9 $left 2>/dev/null || true
+fi
 
 failed=0
 for f in "${files[@]}"; do
