@@ -114,12 +114,14 @@ start() {
     mkdir -p "$CACHE"
     # 1 thread each: 2-core machines; a second thread mostly fights the
     # client (orion, tests) for the CPU. logits_all false: not needed for
-    # chat, and saves memory. setsid: the server must outlive this script and
-    # not get the terminal's Ctrl-C meant for `orion chat`.
+    # chat, and saves memory. flash_attn: prompt evaluation 99 -> 190 tokens/s
+    # for SmolLM2 on these machines (measured), same answers. Extra args come
+    # last, so they override these. setsid: the server must outlive this script
+    # and not get the terminal's Ctrl-C meant for `orion chat`.
     setsid "$PY" -m llama_cpp.server \
         --model "$gguf" --model_alias "$model" \
         --host 127.0.0.1 --port "$port" \
-        --n_threads 1 --n_threads_batch 1 --logits_all false \
+        --n_threads 1 --n_threads_batch 1 --logits_all false --flash_attn true \
         --n_ctx "${ORION_LLAMA_N_CTX:-2048}" \
         "${extra[@]}" >"$log_file" 2>&1 </dev/null &
     local pid=$!
