@@ -60,6 +60,8 @@ class DiskEditApplier:
         # The name the model used and the path actually written must both pass
         # (pure string work: edit.path is absolute and real).
         actual = os.path.relpath(os.path.normpath(edit.path), self.root).replace(os.sep, "/")
+        if actual == ".." or actual.startswith("../"):
+            return  # outside the root: _parts refuses it (and says so in the log)
         reason = sensitive_reason(edit.rel_path) or sensitive_reason(actual)
         if reason is not None:
             log.warning("turn %s: edit of %s refused: %s", turn_id, edit.rel_path, reason)
