@@ -60,7 +60,15 @@ export class ChatController implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   progressText: string | undefined;
 
-  constructor(private readonly historyLimit: () => number) {}
+  /**
+   * @param ready resolves when a (re)starting server is up: requests made while
+   *   the server restarts (e.g. right after "Set API Key") wait for the new one
+   *   instead of reaching the one that is shutting down.
+   */
+  constructor(
+    private readonly historyLimit: () => number,
+    private readonly ready: () => Promise<void> = () => Promise.resolve(),
+  ) {}
 
   get current(): ChatState {
     return this.state;
@@ -113,8 +121,13 @@ export class ChatController implements vscode.Disposable {
     return this.client;
   }
 
-  /** `workspace/executeCommand` with the contract's single-object argument. */
-  async execute<T>(command: string, args: object, token?: vscode.CancellationToken): Promise<T> {
+  /**
+   * `workspace/executeCommand` with the contract's single-object argument.
+   * `wait: false` is for calls made while the server starts (they would
+   * otherwise wait for themselves).
+   */
+  async execute<T>(command: string, args: object, token?: vscode.CancellationToken, wait = true): Promise<T> {
+    if (wait) await this.ready();
     const client = this.requireClient();
     return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] }, token)) as T;
   }
@@ -164,13 +177,15 @@ export class ChatController implements vscode.Disposable {
     return this.inflight !== undefined;
   }
 
-  async loadHistory(): Promise<ChatState> {
+  async loadHistory(wait = true): Promise<ChatState> {
     const folder = vscode.workspace.workspaceFolders?.[0];
     const args: Record<string, unknown> = { limit: this.historyLimit() };
     if (folder) args.uri = folder.uri.toString();
     const r = await this.execute<{ projectId?: string; messages: { role: "user" | "assistant"; content: string; turnId?: string; createdAt?: string }[] }>(
       "orion.history",
       args,
+      undefined,
+      wait,
     );
     this.dispatch({ type: "history", projectId: r?.projectId, messages: r?.messages ?? [] });
     return this.state;

@@ -37,15 +37,18 @@ const settings = () => readSettings(vscode.workspace.getConfiguration("orion"));
 export function activate(context: vscode.ExtensionContext): OrionApi {
   const output = vscode.window.createOutputChannel("Orion");
   const statusBar = new OrionStatusBar();
-  const chat = new ChatController(() => settings().historyLimit);
   let client: LanguageClient | undefined;
   let starting: Promise<void> = Promise.resolve();
+  const chat = new ChatController(
+    () => settings().historyLimit,
+    () => starting,
+  );
   let viewReady = false;
 
-  const refreshHistory = async (): Promise<void> => {
+  const refreshHistory = async (wait: boolean): Promise<void> => {
     if (!client || client.state !== State.Running || !viewReady) return;
     try {
-      await chat.loadHistory();
+      await chat.loadHistory(wait);
       view.reset();
     } catch (err) {
       // Storage errors also arrive as the server's own showMessage Error.
@@ -55,12 +58,12 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
 
   const view = new ChatViewProvider(context.extensionUri, chat, () => {
     viewReady = true;
-    void refreshHistory();
+    void refreshHistory(true);
   });
 
-  const refreshModel = async (): Promise<StatusResult | undefined> => {
+  const refreshModel = async (wait = true): Promise<StatusResult | undefined> => {
     try {
-      const status = await chat.execute<StatusResult>("orion.status", {});
+      const status = await chat.execute<StatusResult>("orion.status", {}, undefined, wait);
       statusBar.setModel(status?.model ?? settings().model);
       return status;
     } catch (err) {
@@ -99,8 +102,8 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     statusBar.attach(next);
     chat.setClient(next);
     statusBar.setState("running");
-    await refreshModel();
-    await refreshHistory();
+    await refreshModel(false);
+    await refreshHistory(false);
   };
 
   const stop = async (): Promise<void> => {

@@ -9,6 +9,7 @@
 export interface OrionSettings {
   serverPath: string;
   pythonPath: string;
+  serverArgs: string[];
   model: string;
   apiBase: string;
   criticModel: string;
@@ -32,6 +33,7 @@ export interface ServerOptions {
 export const DEFAULTS: OrionSettings = {
   serverPath: "",
   pythonPath: "",
+  serverArgs: [],
   model: "",
   apiBase: "",
   criticModel: "",
@@ -55,9 +57,11 @@ export function readSettings(config: ConfigLike): OrionSettings {
     const v = config.get<unknown>(key);
     return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : (DEFAULTS[key] as number);
   };
+  const args = config.get<unknown>("serverArgs");
   return {
     serverPath: str("serverPath"),
     pythonPath: str("pythonPath"),
+    serverArgs: Array.isArray(args) ? args.filter((a): a is string => typeof a === "string") : [],
     model: str("model"),
     apiBase: str("apiBase"),
     criticModel: str("criticModel"),
@@ -91,11 +95,14 @@ export interface ServerCommand {
   args: string[];
 }
 
-/** `serverPath` wins, then `<pythonPath> -m orion_lsp`, then `orion-lsp` on PATH. */
+/**
+ * `serverPath` wins, then `<pythonPath> -m orion_lsp`, then `orion-lsp` on
+ * PATH; `serverArgs` (e.g. `--log-file F`) follow.
+ */
 export function serverCommand(s: OrionSettings): ServerCommand {
-  if (s.serverPath) return { command: s.serverPath, args: [] };
-  if (s.pythonPath) return { command: s.pythonPath, args: ["-m", "orion_lsp"] };
-  return { command: "orion-lsp", args: [] };
+  if (s.serverPath) return { command: s.serverPath, args: [...s.serverArgs] };
+  if (s.pythonPath) return { command: s.pythonPath, args: ["-m", "orion_lsp", ...s.serverArgs] };
+  return { command: "orion-lsp", args: [...s.serverArgs] };
 }
 
 /**
@@ -117,5 +124,6 @@ export function serverEnv(
 export const RESTART_KEYS: readonly (keyof OrionSettings)[] = [
   "serverPath",
   "pythonPath",
+  "serverArgs",
   "databasePath",
 ];

@@ -39,23 +39,26 @@ async function ask(frame, text) {
   await frame.locator("#prompt").press("Enter");
 }
 
-async function step(name, log, failures, fn) {
+async function step(name, ctx, failures, fn) {
   try {
     await fn();
-    log(`ok   ui: ${name}`);
+    ctx.log(`ok   ui: ${name}`);
   } catch (err) {
     failures.push(`${name}: ${err.message}`);
-    log(`FAIL ui: ${name}: ${err.message}`);
+    const shot = path.join(ctx.debugDir, `ui-failure-${failures.length}.png`);
+    await ctx.page.screenshot({ path: shot }).catch(() => undefined);
+    ctx.log(`FAIL ui: ${name}: ${err.message}\n  screenshot: ${shot}`);
   }
 }
 
-export async function runUi({ page, base, ws, broken, garbageDb, images, log }) {
+export async function runUi({ page, base, ws, broken, garbageDb, images, log, debugDir }) {
+  const ctx = { page, log, debugDir };
   fs.mkdirSync(images, { recursive: true });
   const failures = [];
   const shot = (name) => page.screenshot({ path: path.join(images, `vscode-${name}.png`) });
 
   await openWorkbench(page, base, ws);
-  await step("set the API key through the command palette", log, failures, async () => {
+  await step("set the API key through the command palette", ctx, failures, async () => {
     await command(page, "Orion: Set API Key");
     const input = page.locator(".quick-input-widget input");
     await page.locator(".quick-input-widget", { hasText: "secret storage" }).waitFor();
@@ -65,7 +68,7 @@ export async function runUi({ page, base, ws, broken, garbageDb, images, log }) 
     await page.locator(".statusbar-item", { hasText: "openai/scripted" }).first().waitFor({ timeout: 20000 });
   });
 
-  await step("ask and see the answer stream in as Markdown with tool lines", log, failures, async () => {
+  await step("ask and see the answer stream in as Markdown with tool lines", ctx, failures, async () => {
     const frame = await openChat(page);
     await ask(frame, "What does a.py do?");
     const answer = frame.locator(".item.assistant").last();
@@ -83,7 +86,7 @@ export async function runUi({ page, base, ws, broken, garbageDb, images, log }) 
     await shot("chat");
   });
 
-  await step("apply the edit of a server code action", log, failures, async () => {
+  await step("apply the edit of a server code action", ctx, failures, async () => {
     await page.keyboard.press("Control+P");
     const input = page.locator(".quick-input-widget input");
     await input.waitFor({ state: "visible" });
@@ -103,7 +106,7 @@ export async function runUi({ page, base, ws, broken, garbageDb, images, log }) 
     await shot("code-action");
   });
 
-  await step("see a storage error as a notification and in the chat view", log, failures, async () => {
+  await step("see a storage error as a notification and in the chat view", ctx, failures, async () => {
     await openWorkbench(page, base, broken);
     const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Orion storage error" }).first();
     await toast.waitFor({ timeout: 30000 });

@@ -59,7 +59,7 @@ describe("Orion extension", function () {
     const pkg = vscode.extensions.getExtension("orion-lsp.orion-vscode")!.packageJSON;
     const trust = pkg.capabilities.untrustedWorkspaces;
     assert.equal(trust.supported, "limited");
-    for (const key of ["orion.model", "orion.apiBase", "orion.serverPath", "orion.pythonPath"]) {
+    for (const key of ["orion.model", "orion.apiBase", "orion.serverPath", "orion.pythonPath", "orion.serverArgs"]) {
       assert.ok(trust.restrictedConfigurations.includes(key), key);
     }
   });

@@ -40,6 +40,9 @@ test("server path wins over the interpreter, which wins over PATH", () => {
     args: ["-m", "orion_lsp"],
   });
   assert.deepEqual(serverCommand(DEFAULTS), { command: "orion-lsp", args: [] });
+  const s = readSettings(config({ pythonPath: "/py", serverArgs: ["--log-file", "/tmp/l", 3] }));
+  assert.deepEqual(serverCommand(s), { command: "/py", args: ["-m", "orion_lsp", "--log-file", "/tmp/l"] });
+  assert.equal("serverArgs" in toServerOptions(s), false);
 });
 
 test("the API key goes to the environment only", () => {
