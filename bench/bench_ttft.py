@@ -153,11 +153,17 @@ async def run(base: str, rounds: int, workspace: Path) -> dict[str, Any]:
     settings = load_settings(
         environ={"ORION_MODEL": MODEL, "ORION_API_BASE": base, "ORION_DB": str(db)}
     )
-    # TODO(lead): if `orion chat` starts passing a ContextProvider (repo map) to
-    # open_services, pass the same one here so the bench measures what users get.
+    # open_services wires the repo map as `orion chat` does; build it before the
+    # rounds (as the CLI waits for it) so each turn gets the same map.
     services = await open_services(settings)
     try:
         tools = tool_specs(services.tools)
+        if services.context is not None:
+            from orion_lsp.project import Project, real_root
+
+            project = Project("bench-ttft-index", real_root(workspace))
+            services.context.ensure(project)
+            await asyncio.wait_for(services.context.wait_built(project.root), 60)
         # Warm-up: litellm's first call, SQLite, the server's prompt cache.
         _, messages = await orion_ttft(services, workspace, 0)
         await settle(litellm, base)
