@@ -84,6 +84,9 @@ H.run('chat', {
       H.contains(note.msg, 'Database: ' .. db)
       H.truthy(note.msg:match('schema %d+'), 'schema version shown: ' .. note.msg)
       H.contains(note.msg, 'Project: ')
+      -- The statusline helper shows the model of the buffer's server.
+      vim.cmd.buffer(src_buf)
+      H.contains(require('orion').statusline(), 'Orion openai/scripted', 'statusline')
     end,
   },
   {

@@ -110,4 +110,17 @@ H.run('history', {
       H.truthy(a and b and c and d and a < b and b < c and c < d, 'order in the chat buffer')
     end,
   },
+  {
+    ':OrionHistory N shows the last N messages',
+    function()
+      local client = require('orion.client').for_buffer()
+      local buf = H.chat_buf(client)
+      vim.cmd('OrionHistory 2')
+      H.wait('the shorter history', function()
+        return not H.text(buf):find('Remember the number 42', 1, true)
+      end, 20000)
+      local text = H.text(buf)
+      H.contains(text, '## You\nWhat was the number?\n\n## Orion\nIt was 42.')
+    end,
+  },
 })

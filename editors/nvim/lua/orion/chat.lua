@@ -57,7 +57,14 @@ local function get_buffer(client)
     return buf, false
   end
   buf = vim.api.nvim_create_buf(false, true)
-  vim.api.nvim_buf_set_name(buf, 'orion://chat/' .. vim.fs.basename(root))
+  -- Two projects may share a folder name (~/a/app, ~/b/app): number the second.
+  local base = 'orion://chat/' .. vim.fs.basename(root)
+  local name, n = base, 1
+  while vim.fn.bufexists(name) == 1 do
+    n = n + 1
+    name = base .. '-' .. n
+  end
+  vim.api.nvim_buf_set_name(buf, name)
   vim.bo[buf].buftype = 'nofile'
   vim.bo[buf].bufhidden = 'hide'
   vim.bo[buf].swapfile = false
