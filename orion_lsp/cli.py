@@ -46,7 +46,11 @@ def lsp_main(argv: list[str] | None = None) -> int:
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io()
+        # Our own stdio loop: capped message size, answers to malformed requests,
+        # exit at once when stdin closes (orion_lsp/server/stdio.py says why).
+        from .server.stdio import exit_now, serve_stdio
+
+        exit_now(serve_stdio(server))
     return 0
 
 
