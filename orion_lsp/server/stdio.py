@@ -13,8 +13,9 @@ waits for non-daemon threads (aiosqlite connections): it lingered for more than
   `ORION_MAX_MESSAGE_BYTES`). An oversized body is read and dropped in small
   chunks (memory stays flat) and, when its first bytes name an `id`, that
   request is answered `-32600` so the editor does not wait for it;
-- a request that cannot be deserialized is answered `-32602` (bad params) or
-  `-32600` (not a JSON-RPC 2.0 request) with its id, without a traceback;
+- a request that cannot be deserialized is answered with its id and no
+  traceback: `-32602` (bad params of a known method), `-32601` (unknown
+  method), `-32600` (not JSON-RPC 2.0, or a second `initialize`);
 - when stdin reaches EOF (the editor died or closed the pipe) running turns are
   cancelled (they record `turn_end` cancelled), the database is closed, and the
   process exits at once (within ~1.5 s), whatever threads are still busy.
@@ -49,6 +50,7 @@ EOF_CLEANUP_SECONDS = 1.5
 
 INVALID_REQUEST = -32600
 INVALID_PARAMS = -32602
+METHOD_NOT_FOUND = -32601
 
 _CONTENT_LENGTH = re.compile(rb"content-length\s*:\s*(\d{1,20})\s*", re.IGNORECASE)
 # The id of a request, as clients serialize it (top-level "id" near the start).
@@ -157,6 +159,15 @@ class StdioTransport:
         self._server = server
         self._protocol: Any = server.protocol
         self._limit = limit
+        self._initialized = False
+
+    def _knows(self, method: str) -> bool:
+        fm = self._protocol.fm
+        return (
+            self._protocol.get_message_type(method) is not None
+            or method in fm.builtin_features
+            or method in fm.features
+        )
 
     def _reply_error(self, msg_id: int | str, code: int, message: str) -> None:
         # pygls has no public "answer this id with an error" outside a handler.
@@ -186,15 +197,22 @@ class StdioTransport:
         try:
             message = self._protocol.structure_message(raw)
         except Exception as exc:
-            code = (
-                INVALID_PARAMS if type(exc).__name__ == "JsonRpcInvalidParams" else INVALID_REQUEST
-            )
             if is_request:
                 method = str(raw.get("method"))[:80]
-                self._reply_error(msg_id, code, f"Invalid params for {method!r}")
+                if self._knows(method):
+                    self._reply_error(msg_id, INVALID_PARAMS, f"Invalid params for {method!r}")
+                else:
+                    self._reply_error(msg_id, METHOD_NOT_FOUND, f"Method not found: {method!r}")
             else:
                 log.warning("dropped a malformed message (%s)", type(exc).__name__)
             return
+        if is_request and raw.get("method") == "initialize":
+            # LSP: initialize is sent once. A second one would open a second set of
+            # services (database connection, indexer) and leak the first.
+            if self._initialized:
+                self._reply_error(msg_id, INVALID_REQUEST, "Invalid request: already initialized")
+                return
+            self._initialized = True
         try:
             self._protocol.handle_message(message)
         except (SystemExit, KeyboardInterrupt):
