@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Run every benchmark in bench/ and print each one's ratios against its
+# same-run baseline, then a summary of what ran, what was skipped and why,
+# and every line that reports a missed target.
+#
+# Usage:
+#   scripts/bench.sh [--quick] [NAME...]
+#     NAME: turn spawn storage repomap ttft ttft-scripted code-actions (default: all)
+#     --quick: fewer iterations (a smoke run; figures are noisier)
+#
+# Env: PYTHON (default <repo>/.venv/bin/python).
+#
+# Exit status: 0 when every benchmark that could run ran to its end (a missed
+# target is printed as MISSED/OVER, not an error: machine load moves these
+# figures); 1 when a benchmark crashed. An optional benchmark that cannot run
+# here (no local model, not written yet) is skipped with the reason.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-$REPO/.venv/bin/python}"
+cd "$REPO" || exit 1
+
+quick=0
+selected=()
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -*) echo "unknown option $arg" >&2; exit 2 ;;
+        *) selected+=("$arg") ;;
+    esac
+done
+
+logdir="$(mktemp -d -t orion-bench.XXXXXX)"
+trap 'rm -rf "$logdir"' EXIT
+summary=()
+crashed=0
+
+wanted() {
+    [[ ${#selected[@]} -eq 0 ]] && return 0
+    local s
+    for s in "${selected[@]}"; do [[ "$s" == "$1" ]] && return 0; done
+    return 1
+}
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# run NAME COMMAND...: runs it, keeps its output for the summary.
+run() {
+    local name="$1"; shift
+    wanted "$name" || return 0
+    echo
+    echo "=== $name: $* (load $(loadavg))"
+    local started=$SECONDS
+    "$@" 2>&1 | tee "$logdir/$name.log"
+    local rc=${PIPESTATUS[0]}
+    local took=$((SECONDS - started))
+    if [[ $rc -eq 0 ]]; then
+        summary+=("$name: ran in ${took}s")
+    else
+        summary+=("$name: FAILED (exit $rc after ${took}s)")
+        crashed=1
+    fi
+}
+
+skip() {
+    wanted "$1" || return 0
+    echo
+    echo "=== $1: skipped: $2"
+    summary+=("$1: skipped: $2")
+}
+
+if [[ ! -x "$PY" ]]; then
+    echo "no python at $PY: create the venv first (make install) or set PYTHON" >&2
+    exit 1
+fi
+
+if [[ $quick -eq 1 ]]; then
+    turn_args=(--iterations 20 --warmup 5)
+    spawn_args=(--reps 6 --fresh 2)
+    storage_args=(--events 2000 --rows 100000 --rounds 2)
+    ttft_rounds=(--rounds 3)
+else
+    turn_args=(--iterations 80 --warmup 15 --profile 40)
+    spawn_args=(--reps 20 --fresh 5)
+    storage_args=()
+    ttft_rounds=()
+fi
+
+run turn "$PY" bench/bench_turn.py "${turn_args[@]}"
+run spawn "$PY" bench/bench_spawn.py "${spawn_args[@]}"
+run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
+run repomap "$PY" -m bench.repomap.bench_repomap
+
+# Time to first token. Against the scripted model it always runs (Orion's own
+# overhead). Against the real local model only when one is running or can be
+# started without installing anything (scripts/install-local-model.sh takes
+# minutes and downloads; bench_ttft.py starts and stops the server itself).
+run ttft-scripted "$PY" bench/bench_ttft.py --scripted "${ttft_rounds[@]}"
+if bash scripts/local-model.sh status smollm2 >/dev/null 2>&1; then
+    run ttft "$PY" bench/bench_ttft.py "${ttft_rounds[@]}"
+elif bash scripts/local-model.sh path smollm2 >/dev/null 2>&1; then
+    run ttft "$PY" bench/bench_ttft.py "${ttft_rounds[@]}"
+else
+    skip ttft "no local model server running and none installed (scripts/install-local-model.sh)"
+fi
+
+if [[ -f bench/bench_code_actions.py ]]; then
+    run code-actions "$PY" bench/bench_code_actions.py
+else
+    skip code-actions "bench/bench_code_actions.py does not exist yet"
+fi
+
+echo
+echo "=== summary (load $(loadavg), $(nproc) CPUs)"
+for line in "${summary[@]}"; do echo "  $line"; done
+missed="$(grep -hE 'MISSED|OVER' "$logdir"/*.log 2>/dev/null || true)"
+if [[ -n "$missed" ]]; then
+    echo "  targets reported MISSED/OVER (storage and repomap print targets beside figures; read them above):"
+    sed 's/^/    /' <<<"$missed"
+else
+    echo "  no target reported MISSED/OVER (storage and repomap print targets beside figures; read them above)"
+fi
+exit $crashed
