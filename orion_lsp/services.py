@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .agent.model import LiteLLMModel, Model
+from .agent.model_cache import ModelInfoCache
 from .agent.orchestrator import ToolOrchestrator
-from .agent.protocols import ContextProvider
+from .agent.protocols import ContextProvider, TurnEndCheck
 from .agent.tools.base import Tool
 from .agent.tools.registry import default_tools
 from .config import Settings
@@ -74,6 +75,13 @@ def _tools(context: Any) -> list[Tool]:
     return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(context.index_for)]
 
 
+def _claim_check(context: Any) -> TurnEndCheck:
+    """File paths and symbols an answer cites, checked against the workspace and index."""
+    from .agent.claims import ClaimCheck
+
+    return ClaimCheck(getattr(context, "index_for", None))
+
+
 async def open_services(
     settings: Settings,
     *,
@@ -122,5 +130,7 @@ async def open_services(
         history=services.history,
         redactor=redactor,
         context=context,
+        model_cache=ModelInfoCache(services.cache_db),
+        end_checks=[_claim_check(services.context)],
     )
     return services

@@ -1,4 +1,5 @@
-"""`workspace/executeCommand`: orion.chat, orion.history, orion.status, orion.cancel.
+"""`workspace/executeCommand`: orion.chat, orion.history, orion.status, orion.cancel,
+orion.codeAction (runs a code action's turn; see code_actions.py).
 
 Thin handlers (HOUSE_STYLE habit 2): parse arguments, call one service, and
 let `errors.to_rpc_error` map what goes wrong.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent.turn import Selection, TurnRequest
 from ..project import Project, uri_to_path
+from . import code_actions
 from .arguments import Range, parse_cancel, parse_chat, parse_history, parse_status
 from .errors import InvalidArguments
 
@@ -22,7 +24,8 @@ CHAT = "orion.chat"
 HISTORY = "orion.history"
 STATUS = "orion.status"
 CANCEL = "orion.cancel"
-COMMANDS = (CHAT, HISTORY, STATUS, CANCEL)
+CODE_ACTION = code_actions.COMMAND
+COMMANDS = (CHAT, HISTORY, STATUS, CANCEL, CODE_ACTION)
 
 # The active file is added as context only up to this size (read_file serves the rest).
 MAX_ACTIVE_FILE_BYTES = 512 * 1024
@@ -38,6 +41,7 @@ class CommandHandlers:
             HISTORY: self.history,
             STATUS: self.status,
             CANCEL: self.cancel,
+            CODE_ACTION: self.code_action,
         }
 
     async def chat(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
@@ -46,6 +50,12 @@ class CommandHandlers:
         req = TurnRequest(project=project, prompt=args.prompt, source="chat")
         if args.uri:
             self.add_document_context(req, args.uri, args.range)
+        self._ls.indexer.flush()
+        return await self._ls.turns.run(req, work_done_token=work_done_token, detach=args.detach)
+
+    async def code_action(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
+        args = code_actions.parse_code_action(arguments)
+        req = code_actions.build_request(self, args)
         self._ls.indexer.flush()
         return await self._ls.turns.run(req, work_done_token=work_done_token, detach=args.detach)
 

@@ -3,7 +3,8 @@
 - `WorkspaceDocuments`: tools read open buffers (pygls keeps them in sync
   through didOpen/didChange/didClose), not stale disk.
 - `EditorSink`: `orion/chatDelta`, `orion/toolEvent` and `$/progress` reports.
-- `LspEditApplier`: each edit is one `workspace/applyEdit`, so the editor can undo it.
+- `LspEditApplier`: each edit is one `workspace/applyEdit`, so the editor can
+  undo it; sensitive paths need the user's yes first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
+from ..agent.guard import EditRefused, sensitive_reason
 from ..agent.tools.base import FileEdit, OpenDocument
 from ..project import uri_to_path
 from ..redact import Redactor
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 CHAT_DELTA = "orion/chatDelta"
 TOOL_EVENT = "orion/toolEvent"
 TURN_END = "orion/turnEnd"
+# The two answers of the sensitive-path question (window/showMessageRequest).
+ALLOW = "Allow"
+DENY = "Deny"
 
 
 class WorkspaceDocuments:
@@ -97,7 +102,14 @@ class EditorSink:
 
 
 class LspEditApplier:
-    """One `workspace/applyEdit` per edit, annotated with the turn that made it."""
+    """One `workspace/applyEdit` per edit, annotated with the turn that made it.
+
+    Sensitive paths (`agent/guard.py`) are never applied silently: a client
+    with `changeAnnotationSupport` gets the edit with a `needsConfirmation`
+    annotation (VS Code shows its refactor preview); any other client is asked
+    first with `window/showMessageRequest` Allow/Deny, and anything but Allow
+    (Deny, dismissed, an error) refuses the edit without an `applyEdit`.
+    """
 
     def __init__(self, server: LanguageServer, documents: WorkspaceDocuments) -> None:
         self._server = server
@@ -106,15 +118,24 @@ class LspEditApplier:
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
         uri = self._documents.uri_for(edit.path)
         caps = _workspace_edit_caps(self._server)
-        if not caps["document_changes"]:
+        sensitive = sensitive_reason(edit.rel_path)
+        # Confirmation by annotation needs both documentChanges and annotations.
+        by_annotation = sensitive is not None and caps["document_changes"] and caps["annotations"]
+        if sensitive is not None and not by_annotation:
+            await self._ask(edit, sensitive)
+        self._check_current(edit)
+        if not (caps["document_changes"] or (edit.create and caps["create"])):
             return await self._apply_plain(edit, uri)
         annotation_id: str | None = f"orion-turn-{turn_id}" if caps["annotations"] else None
         annotations: dict[str, lsp.ChangeAnnotation] | None = (
             {
                 annotation_id: lsp.ChangeAnnotation(
                     label=f"Orion turn {turn_id[:8]}",
-                    description=f"Edit of {edit.rel_path} made by Orion",
-                    needs_confirmation=False,
+                    description=(
+                        f"Edit of {edit.rel_path} made by Orion"
+                        + (f" (sensitive: {sensitive})" if by_annotation else "")
+                    ),
+                    needs_confirmation=by_annotation,
                 )
             }
             if annotation_id
@@ -135,6 +156,7 @@ class LspEditApplier:
             assert edit.range is not None
             sl, sc, el, ec = edit.range
             text_range = lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec))
+            # The client refuses the edit if its buffer moved past this version.
             version = edit.version
         changes.append(
             lsp.TextDocumentEdit(
@@ -154,10 +176,54 @@ class LspEditApplier:
         )
         return await self._send(params, edit)
 
+    async def _ask(self, edit: FileEdit, reason: str) -> None:
+        """Allow/Deny for a sensitive path; raises EditRefused unless allowed."""
+        verb = "create" if edit.create else "edit"
+        params = lsp.ShowMessageRequestParams(
+            type=lsp.MessageType.Warning,
+            message=f"Orion wants to {verb} {edit.rel_path} ({reason}). Allow this edit?",
+            actions=[lsp.MessageActionItem(title=ALLOW), lsp.MessageActionItem(title=DENY)],
+        )
+        try:
+            choice = await self._server.window_show_message_request_async(params)
+        except Exception as exc:  # no way to ask: never apply silently
+            log.info("showMessageRequest failed for %s: %s", edit.rel_path, exc)
+            raise EditRefused(
+                f"{edit.rel_path} is sensitive ({reason}) and the editor could not ask "
+                "the user to confirm; not applied"
+            ) from None
+        title = getattr(choice, "title", None)
+        if title != ALLOW:
+            raise EditRefused(
+                f"the user denied the {verb} of {edit.rel_path} (sensitive: {reason})"
+                if title == DENY
+                else f"the user did not allow the {verb} of {edit.rel_path} (sensitive: {reason})"
+            )
+
+    def _check_current(self, edit: FileEdit) -> None:
+        """The buffer must still be what the edit was computed against.
+
+        Between the tool's check and here the user may have typed (a
+        confirmation can take minutes); a stale range would land in the wrong
+        place, so refuse and let the model read again.
+        """
+        doc = self._documents.get(edit.path)
+        if edit.create:
+            if doc is not None:
+                raise EditRefused(f"{edit.rel_path} was opened in the editor meanwhile")
+            return
+        if doc is None:
+            return  # a file on disk: the tool hashed it just now
+        if doc.version != edit.version or doc.text != edit.old_content:
+            raise EditRefused(
+                f"the document {edit.rel_path} changed (version {edit.version} -> "
+                f"{doc.version}) before the edit could be applied; read it again"
+            )
+
     async def _apply_plain(self, edit: FileEdit, uri: str) -> bool:
         """Clients without documentChanges: a `changes` map (cannot create files)."""
         if edit.create:
-            return False
+            raise EditRefused("this editor cannot create files through the language server")
         assert edit.range is not None
         sl, sc, el, ec = edit.range
         text_edit = lsp.TextEdit(
@@ -176,11 +242,11 @@ class LspEditApplier:
             return False
         applied = bool(getattr(result, "applied", False))
         if not applied:
-            log.info(
-                "client did not apply edit to %s: %s",
-                edit.rel_path,
-                getattr(result, "failure_reason", None),
-            )
+            reason = getattr(result, "failure_reason", None)
+            log.info("client did not apply edit to %s: %s", edit.rel_path, reason)
+            if isinstance(reason, str) and reason.strip():
+                # The editor said why (e.g. the buffer version moved on): tell the model.
+                raise EditRefused(f"the editor did not apply it: {reason.strip()[:200]}")
         return applied
 
 
@@ -190,8 +256,11 @@ def _workspace_edit_caps(server: LanguageServer) -> dict[str, bool]:
     except AttributeError:
         we = None
     if we is None:
-        return {"document_changes": False, "annotations": False}
+        return {"document_changes": False, "annotations": False, "create": False}
     return {
         "document_changes": bool(we.document_changes),
         "annotations": we.change_annotation_support is not None,
+        # Neovim advertises resource operations (and handles documentChanges)
+        # without documentChanges: enough to create a file.
+        "create": lsp.ResourceOperationKind.Create in (we.resource_operations or ()),
     }

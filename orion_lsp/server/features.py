@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from .code_actions import KINDS, TreeCache, code_actions, resolve
+
 if TYPE_CHECKING:
     from .server import OrionLanguageServer
 
@@ -58,3 +60,17 @@ def register(server: OrionLanguageServer) -> None:
         ls: OrionLanguageServer, params: lsp.DidChangeWatchedFilesParams
     ) -> None:
         await ls.indexer.from_disk([c.uri for c in params.changes])
+
+    # Code actions: listed without a model or storage; running one is orion.codeAction.
+    trees = TreeCache()
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=list(KINDS), resolve_provider=True),
+    )
+    def code_action(ls: OrionLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        return code_actions(ls, params, trees)
+
+    @server.feature(lsp.CODE_ACTION_RESOLVE)
+    def code_action_resolve(ls: OrionLanguageServer, params: lsp.CodeAction) -> lsp.CodeAction:
+        return resolve(params)
