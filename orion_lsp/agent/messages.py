@@ -23,8 +23,10 @@ def _base_prompt() -> str:
     return resources.files("orion_lsp.agent").joinpath("prompts/system.md").read_text("utf-8")
 
 
-def system_prompt(req: TurnRequest, context: ContextBlock) -> str:
+def system_prompt(req: TurnRequest, context: ContextBlock, extra: str = "") -> str:
     parts = [_base_prompt().format(project_id=req.project.project_id).strip()]
+    if extra:
+        parts.append(extra.strip())
     parts.append(f"Project root: {req.project.root.name}/ (paths are relative to it)")
     if context.text:
         parts.append("## Repository map (ranked; bodies elided)\n" + context.text.strip())
@@ -50,8 +52,11 @@ def build_messages(
     history: list[ChatMessage],
     context: ContextBlock,
     settings: Settings,
+    extra_system: str = "",
 ) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(req, context)}]
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": system_prompt(req, context, extra_system)}
+    ]
     for m in history:
         if m.content:
             messages.append({"role": m.role, "content": m.content})
@@ -62,7 +67,10 @@ def build_messages(
     return messages
 
 
-def assistant_tool_message(reply: ModelReply) -> dict[str, Any]:
+def assistant_tool_message(reply: ModelReply, *, text_mode: bool = False) -> dict[str, Any]:
+    if text_mode:
+        # The model wrote its calls as text; it reads them back the same way.
+        return {"role": "assistant", "content": reply.text}
     return {
         "role": "assistant",
         # llama.cpp's server answers 500 to content: null beside tool calls.
@@ -87,7 +95,11 @@ def _valid_json(raw: str) -> str:
         return "{}"
 
 
-def tool_message(call_id: str, name: str, content: str) -> dict[str, Any]:
+def tool_message(
+    call_id: str, name: str, content: str, *, text_mode: bool = False
+) -> dict[str, Any]:
+    if text_mode:
+        return {"role": "user", "content": f"[tool result: {name}]\n{content}"}
     return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
 
 

@@ -59,6 +59,8 @@ class Model(Protocol):
         on_text: TextCallback,
     ) -> ModelReply: ...
 
+    def add_params(self, params: dict[str, Any]) -> None: ...
+
 
 def describe_endpoint(model: str, api_base: str | None) -> str:
     return f"{model} at {api_base or 'the provider default URL'}"
@@ -83,6 +85,10 @@ class LiteLLMModel:
         self._redact = redactor
         self._timeout_s = timeout_s
         self._extra = dict(extra or {})
+
+    def add_params(self, params: dict[str, Any]) -> None:
+        """Provider options for every call (e.g. Ollama's num_ctx)."""
+        self._extra.update(params)
 
     def error(self, reason: str, **kw: Any) -> ModelError:
         text = f"Orion model error: {describe_endpoint(self.name, self.api_base)}: {reason}"
@@ -150,7 +156,8 @@ class LiteLLMModel:
                     fn = getattr(tc, "function", None)
                     if fn is not None:
                         if fn.name:
-                            slot["name"] += fn.name
+                            # Set, not append: llama.cpp repeats the name in every chunk.
+                            slot["name"] = fn.name
                         if fn.arguments:
                             slot["arguments"] += fn.arguments
         except ModelError:
@@ -176,21 +183,17 @@ class LiteLLMModel:
         )
 
     def _map_error(self, exc: BaseException) -> ModelError:
-        status = getattr(exc, "status_code", None)
         cls = type(exc).__name__
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else cls
         if len(message) > 400:
             message = message[:400] + "..."
-        retryable = status in (408, 409, 429, 500, 502, 503, 504) or cls in (
-            "APIConnectionError",
-            "Timeout",
-            "InternalServerError",
-            "ServiceUnavailableError",
-            "RateLimitError",
-        )
+        from .retry import decide
+
+        decision = decide(exc)
+        retryable = decision.action == "retry"
         reason = f"{cls}: {message}" if cls not in message else message
         log.warning("model call failed: %s", self._redact(reason))
-        return self.error(reason, retryable=retryable, kind=cls)
+        return self.error(reason, retryable=retryable, kind=decision.kind)
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:

@@ -12,27 +12,60 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Settings
-from ..redact import Redactor, StreamRedactor
+from ..redact import Redactor
 from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
-from .messages import assistant_tool_message, build_messages, cap_output, tool_message
-from .model import Model, ModelError, ModelReply, parse_arguments
+from . import toolmode
+from .messages import (
+    assistant_tool_message,
+    build_messages,
+    cap_output,
+    system_prompt,
+    tool_message,
+)
+from .model import Model, ModelError, parse_arguments
+from .model_cache import ModelInfoCache
+from .model_info import FitReport, ollama_extra_params
+from .model_step import StepRequest, StepResult, StepTimeout, call_model
+from .prompt_budget import WindowFinder, fit_turn, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .textcalls import text_tool_instructions
+from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
 from .tools.registry import run_tool, tool_specs
 from .turn import CANCELLED, COMPLETED, ERROR, MAX_STEPS, TurnOutcome, TurnRequest
 
 log = logging.getLogger(__name__)
 
-# Model calls that fail before any text streamed are retried this many times in all.
-MAX_ATTEMPTS = 3
-RETRY_DELAYS = (0.5, 2.0)
+LENGTH_NOTE = (
+    "\n\n*[Orion: the model stopped at its output length limit; this answer may be incomplete.]*"
+)
+REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
 
 
 class TurnTimeout(Exception):
     pass
+
+
+@dataclass
+class _Plan:
+    """How this turn talks to its model, decided once before the first call."""
+
+    mode: str  # native | text
+    window: int | None
+    context: ContextBlock
+    specs: list[dict[str, Any]]
+    system_without_map: str
+    extra_system: str = ""
+    map_in_prompt: bool = True
+    critic: bool = True
+
+
+def _no_tools(plan: _Plan) -> _Plan:
+    return replace(plan, specs=[], critic=False)
 
 
 class _Turn:
@@ -42,8 +75,10 @@ class _Turn:
         self.req = req
         self.answer: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
+        self.tool_results: list[dict[str, Any]] = []
         self.steps = 0
         self.started = time.monotonic()
+        self.critic: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -63,6 +98,7 @@ class ToolOrchestrator:
         redactor: Redactor,
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
+        model_cache: ModelInfoCache | None = None,
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -73,6 +109,8 @@ class ToolOrchestrator:
         self._redact = redactor
         self._context = context
         self._end_checks = list(end_checks)
+        self._model_cache = model_cache or ModelInfoCache(None)
+        self._windows = WindowFinder(self._model_cache)
 
     async def run(
         self,
@@ -95,8 +133,8 @@ class ToolOrchestrator:
         try:
             await sink.progress(tid, "Loading history")
             history = await self._history.last(pid, settings.history_limit)
-            context = await self._build_context(req, settings)
-            messages = build_messages(req, history, context, settings)
+            plan = await self._plan(req, model, settings)
+            messages = build_messages(req, history, plan.context, settings, plan.extra_system)
             await self._event(
                 req,
                 "turn_start",
@@ -110,12 +148,14 @@ class ToolOrchestrator:
                     "task": req.task,
                     "historyMessages": len(history),
                     "systemPrompt": messages[0]["content"],
-                    "context": context.stats,
+                    "context": plan.context.stats,
+                    "toolMode": plan.mode,
+                    "window": plan.window,
                     "settings": {k: v for k, v in settings.public().items() if k != "databasePath"},
                 },
             )
             await self._chats.add(pid, tid, "user", req.prompt)
-            status = await self._loop(turn, model, messages, ctx, sink, settings, context)
+            status = await self._loop(turn, model, messages, ctx, sink, settings, plan)
             if status == COMPLETED:
                 end_extra = await self._run_end_checks(turn, ctx, sink)
         except asyncio.CancelledError:
@@ -157,11 +197,11 @@ class ToolOrchestrator:
         ctx: ToolContext,
         sink: TurnSink,
         settings: Settings,
-        context: ContextBlock,
+        plan: _Plan,
     ) -> str:
-        specs = tool_specs(list(self._tools.values()))
         tid = turn.req.turn_id
         deadline = turn.started + settings.turn_timeout_s
+        current = len(messages) - 1  # this turn's user message
         while True:
             if turn.steps >= settings.max_steps:
                 return MAX_STEPS
@@ -169,94 +209,124 @@ class ToolOrchestrator:
             if remaining <= 0:
                 raise TurnTimeout(f"Orion turn time limit reached ({settings.turn_timeout_s} s)")
             await sink.progress(tid, f"Asking {model.name} (step {turn.steps + 1})")
-            reply = await self._call_model(turn, model, messages, specs, sink, remaining, context)
+            sent, fit = self._fit(messages, current, plan)
+            result = await self._step(turn, model, sent, sink, remaining, plan, fit)
+            reply = result.reply
+            if result.text_calls_seen and plan.mode != TEXT:
+                # `auto`: this model writes tool calls as text; describe the format from now on.
+                await self._model_cache.set(model.name, model.api_base, toolmode.CACHE_KEY, TEXT)
+            if reply.finish_reason == "length" and not reply.tool_calls:
+                await self._say(turn, sink, LENGTH_NOTE)
             if not reply.tool_calls:
+                if plan.critic and settings.critic_model:
+                    await self._review(turn, model, messages, sink, settings, plan, deadline)
                 return COMPLETED
-            messages.append(assistant_tool_message(reply))
+            messages.append(assistant_tool_message(reply, text_mode=plan.mode == TEXT))
             for call in reply.tool_calls:
                 await sink.progress(tid, f"Running {call.name}")
-                result = await self._run_tool(turn, call.id, call.name, call.arguments, ctx, sink)
-                messages.append(tool_message(call.id, call.name, result.content))
+                result_ = await self._run_tool(turn, call.id, call.name, call.arguments, ctx, sink)
+                messages.append(
+                    tool_message(call.id, call.name, result_.content, text_mode=plan.mode == TEXT)
+                )
 
-    async def _call_model(
+    def _fit(
+        self, messages: list[dict[str, Any]], current: int, plan: _Plan
+    ) -> tuple[list[dict[str, Any]], FitReport | None]:
+        if plan.window is None:
+            return messages, None
+        fitted, report = fit_turn(messages, current, plan.window)
+        if report.over_by > 0 and plan.map_in_prompt:
+            # History alone was not enough: leave the repo map out (recorded in the trace).
+            messages[0] = {"role": "system", "content": plan.system_without_map}
+            plan.map_in_prompt = False
+            fitted, report = fit_turn(messages, current, plan.window)
+        return fitted, report
+
+    async def _step(
+        self,
+        turn: _Turn,
+        model: Model,
+        sent: list[dict[str, Any]],
+        sink: TurnSink,
+        remaining: float,
+        plan: _Plan,
+        fit: FitReport | None,
+        *,
+        mode: str | None = None,
+    ) -> StepResult:
+        turn.steps += 1
+        request = StepRequest(
+            model=model,
+            messages=sent,
+            tool_specs=plan.specs,
+            tool_names=list(self._tools),
+            mode=mode or plan.mode,
+            step=turn.steps,
+            remaining_s=remaining,
+            trace_base={
+                "mapChars": len(plan.context.text) if plan.map_in_prompt else 0,
+                "map": plan.context.stats,
+                "window": plan.window,
+            },
+            fit=fit,
+        )
+        try:
+            return await call_model(
+                request,
+                self._redact,
+                lambda text: self._say(turn, sink, text),
+                lambda payload: self._event(turn.req, "llm_call", payload),
+            )
+        except StepTimeout as exc:
+            raise TurnTimeout(str(exc)) from None
+
+    async def _say(self, turn: _Turn, sink: TurnSink, text: str) -> None:
+        if text:
+            turn.answer.append(text)
+            await sink.delta(turn.req.turn_id, text)
+
+    async def _review(
         self,
         turn: _Turn,
         model: Model,
         messages: list[dict[str, Any]],
-        specs: list[dict[str, Any]],
         sink: TurnSink,
-        remaining: float,
-        context: ContextBlock,
-    ) -> ModelReply:
-        tid = turn.req.turn_id
-        streamed = False
-        # Secrets may be split across chunks: redact the stream, not each chunk.
-        redacting = StreamRedactor(self._redact)
+        settings: Settings,
+        plan: _Plan,
+        deadline: float,
+    ) -> None:
+        """The critic model checks the answer against the tool results; one revision at most."""
+        from .critic import critique, revision_prompt
+        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
-        async def emit(text: str) -> None:
-            if text:
-                turn.answer.append(text)
-                await sink.delta(tid, text)
-
-        async def on_text(text: str) -> None:
-            nonlocal streamed
-            streamed = True
-            await emit(redacting.feed(text))
-
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.monotonic()
-            base = {
-                "model": model.name,
-                "step": turn.steps + 1,
-                "attempt": attempt,
-                "messages": len(messages),
-                "promptChars": sum(len(str(m.get("content") or "")) for m in messages),
-                "mapChars": len(context.text),
-                "map": context.stats,
-            }
-            try:
-                try:
-                    async with asyncio.timeout(remaining):
-                        reply = await model.complete(messages, specs, on_text)
-                finally:
-                    await emit(redacting.flush())
-            except TimeoutError:
-                raise TurnTimeout(
-                    "Orion turn time limit reached while waiting for the model"
-                ) from None
-            except ModelError as exc:
-                duration = int((time.monotonic() - started) * 1000)
-                retry = exc.retryable and not streamed and attempt < MAX_ATTEMPTS
-                await self._event(
-                    turn.req,
-                    "llm_call",
-                    {**base, "durationMs": duration, "error": str(exc), "willRetry": retry},
-                )
-                if not retry:
-                    turn.steps += 1
-                    raise
-                await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
-                continue
-            turn.steps += 1
-            await self._event(
-                turn.req,
-                "llm_call",
-                {
-                    **base,
-                    "durationMs": reply.duration_ms,
-                    "firstTokenMs": reply.first_token_ms,
-                    "finishReason": reply.finish_reason,
-                    "tokens": reply.usage or None,
-                    "text": reply.text,
-                    "toolCalls": [
-                        {"id": c.id, "name": c.name, "arguments": c.arguments}
-                        for c in reply.tool_calls
-                    ],
-                },
-            )
-            return reply
+        assert settings.critic_model is not None
+        await sink.progress(turn.req.turn_id, f"Review by {settings.critic_model}")
+        verdict = await critique(
+            import_litellm().acompletion,
+            settings.critic_model,
+            settings.api_base,
+            turn.text,
+            turn.tool_results,
+            turn.req.prompt,
+            api_key=settings.api_key,
+            extra=NO_RETRY_KWARGS,
+        )
+        await self._event(turn.req, "llm_call", {"role": "critic", **verdict.to_trace()})
+        turn.critic = verdict.to_trace()
+        remaining = deadline - time.monotonic()
+        if (
+            verdict.passed
+            or not verdict.available
+            or turn.steps >= settings.max_steps
+            or remaining <= 0
+        ):
+            return
+        messages.append({"role": "assistant", "content": turn.text})
+        messages.append({"role": "user", "content": revision_prompt(verdict)})
+        await self._say(turn, sink, REVISION_HEADER)
+        sent, fit = self._fit(messages, len(messages) - 1, plan)
+        # The revision answers in text: no further tool round-trips.
+        await self._step(turn, model, sent, sink, remaining, _no_tools(plan), fit)
 
     async def _run_tool(
         self,
@@ -289,6 +359,9 @@ class ToolOrchestrator:
         content, truncated = cap_output(result.content, ctx.max_output_chars)
         result = ToolResult(result.ok, content, result.summary, result.data)
         turn.tool_calls.append({"name": name, "ok": result.ok})
+        turn.tool_results.append(
+            {"name": name, "arguments": args, "ok": result.ok, "content": content}
+        )
         await self._event(
             turn.req,
             "tool_result",
@@ -323,8 +396,30 @@ class ToolOrchestrator:
                 await sink.delta(turn.req.turn_id, result.note)
         return extra
 
-    async def _build_context(self, req: TurnRequest, settings: Settings) -> ContextBlock:
-        if self._context is None or settings.context_tokens <= 0:
+    async def _plan(self, req: TurnRequest, model: Model, settings: Settings) -> _Plan:
+        mode = await toolmode.resolve(
+            settings.tool_mode, model.name, model.api_base, self._model_cache
+        )
+        window = await self._windows.window(model.name, model.api_base, settings.api_key)
+        if window:
+            # Ollama silently truncates to its default num_ctx unless told the window.
+            model.add_params(ollama_extra_params(model.name, window))
+        context = await self._build_context(req, map_budget(settings.context_tokens, window))
+        specs = tool_specs(list(self._tools.values()))
+        extra_system = text_tool_instructions(specs) if mode == TEXT else ""
+        plan = _Plan(
+            mode=mode,
+            window=window,
+            context=context,
+            specs=specs,
+            system_without_map=system_prompt(req, ContextBlock(text=""), extra_system),
+            extra_system=extra_system,
+            map_in_prompt=bool(context.text),
+        )
+        return plan
+
+    async def _build_context(self, req: TurnRequest, budget_tokens: int) -> ContextBlock:
+        if self._context is None or budget_tokens <= 0:
             return ContextBlock(text="", stats={"repoMap": "off"})
         try:
             return await self._context.context_for(
@@ -332,7 +427,7 @@ class ToolOrchestrator:
                 prompt=req.prompt,
                 active_file=req.active_file,
                 touched=[],
-                budget_tokens=settings.context_tokens,
+                budget_tokens=budget_tokens,
             )
         except StorageError:
             raise
@@ -364,6 +459,7 @@ class ToolOrchestrator:
 def _end_payload(turn: _Turn, outcome: TurnOutcome) -> dict[str, Any]:
     return {
         **outcome.extra,
+        "critic": turn.critic,
         "status": outcome.status,
         "error": outcome.error,
         "steps": turn.steps,

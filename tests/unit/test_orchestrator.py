@@ -1,0 +1,180 @@
+"""The turn loop through the real composition root, real SQLite and the scripted model over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from orion_lsp.agent.tools.base import NoDocuments
+from orion_lsp.agent.tools.disk_applier import DiskEditApplier
+from orion_lsp.agent.turn import TurnRequest
+from orion_lsp.config import Settings
+from orion_lsp.project import Project
+from orion_lsp.services import Services, open_services
+from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.tools: list[tuple[str, str, bool | None]] = []
+
+    async def delta(self, turn_id: str, text: str) -> None:
+        self.deltas.append(text)
+
+    async def tool_event(self, turn_id: str, type: str, name: str, ok: bool | None, summary: str) -> None:
+        self.tools.append((type, name, ok))
+
+    async def progress(self, turn_id: str, message: str) -> None:
+        return None
+
+
+@pytest.fixture
+def model() -> Iterator[ScriptedModelServer]:
+    with ScriptedModelServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    return Project("calc-test", root.resolve())
+
+
+@pytest_asyncio.fixture
+async def services(tmp_path: Path, model: ScriptedModelServer) -> AsyncIterator[Services]:
+    settings = Settings(
+        model=model.model,
+        api_base=model.base_url,
+        database_path=str(tmp_path / "orion.db"),
+        api_key="x-test-key-123",
+    )
+    s = await open_services(settings, with_repo_map=False)
+    yield s
+    await s.close()
+
+
+async def run(services: Services, project: Project, prompt: str, **settings: Any) -> tuple[Any, Collect]:
+    if settings:
+        services.update_settings(replace(services.settings, **settings))
+    sink = Collect()
+    outcome = await services.require_orchestrator().run(
+        TurnRequest(project=project, prompt=prompt),
+        sink,
+        documents=NoDocuments(),
+        applier=DiskEditApplier(project.root),
+    )
+    return outcome, sink
+
+
+async def events(services: Services, project: Project, turn_id: str) -> list[Any]:
+    assert services.traces is not None
+    return await services.traces.events(project.project_id, turn_id)
+
+
+FENCED_CALL = 'Let me look.\n```tool_call\n{"name": "read_file", "arguments": {"path": "calc.py"}}\n```\n'
+
+
+async def test_text_tool_mode_parses_calls_and_hides_them(services, project, model):
+    model.push(ScriptedReply(text=FENCED_CALL), ScriptedReply(text="`add` returns the sum."))
+    outcome, sink = await run(services, project, "what does add do?", tool_mode="text")
+    assert outcome.status == "completed"
+    assert outcome.tool_calls == [{"name": "read_file", "ok": True}]
+    shown = "".join(sink.deltas)
+    assert shown == outcome.answer
+    assert "tool_call" not in shown and shown.startswith("Let me look.")
+    first = model.requests[0]
+    assert "tools" not in first  # text mode sends no native tools
+    assert "```tool_call" in first["messages"][0]["content"]  # the format is described
+    second = model.requests[1]["messages"]
+    assert second[-1]["role"] == "user" and "return a + b" in second[-1]["content"]
+    evs = await events(services, project, outcome.turn_id)
+    llm = [e.payload for e in evs if e.type == "llm_call"]
+    assert llm[0]["toolMode"] == "text" and llm[0]["textToolCalls"] is True
+
+
+async def test_auto_mode_learns_text_calls(services, project, model):
+    model.push(ScriptedReply(text=FENCED_CALL), ScriptedReply(text="done"))
+    outcome, _ = await run(services, project, "look at calc")
+    assert outcome.tool_calls == [{"name": "read_file", "ok": True}]
+    assert "tools" in model.requests[0]  # auto starts native
+    model.push(ScriptedReply(text="second turn"))
+    await run(services, project, "again")
+    assert "tools" not in model.requests[-1]  # now it knows: text mode
+    assert "```tool_call" in model.requests[-1]["messages"][0]["content"]
+
+
+async def test_length_cut_is_said(services, project, model):
+    model.push(ScriptedReply(text="A long answer that was cut", finish_reason="length"))
+    outcome, _ = await run(services, project, "explain everything")
+    assert outcome.answer.startswith("A long answer that was cut")
+    assert "output length limit" in outcome.answer
+    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    assert llm[0]["finishReason"] == "length"
+
+
+async def test_server_error_is_retried_and_each_attempt_recorded(services, project, model):
+    model.push(ScriptedReply(status=503, error_message="loading model"), ScriptedReply(text="ok now"))
+    outcome, _ = await run(services, project, "hi")
+    assert outcome.status == "completed" and outcome.answer == "ok now"
+    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    assert len(llm) == 2 and llm[0]["willRetry"] is True and "error" in llm[0]
+    assert llm[1]["attempt"] == 2
+
+
+async def test_auth_error_is_not_retried(services, project, model):
+    from orion_lsp.agent.model import ModelError
+
+    model.push(ScriptedReply(status=401, error_message="bad key"), ScriptedReply(text="never"))
+    with pytest.raises(ModelError) as exc:
+        await run(services, project, "hi")
+    assert str(exc.value).startswith("Orion model error:")
+    assert len(model.requests) == 1
+
+
+async def test_critic_asks_for_one_revision(services, project, model):
+    model.push(
+        ScriptedReply(text="The function `multiply` in calc.py multiplies."),
+        ScriptedReply(text="REVISE: calc.py defines add, not multiply."),
+        ScriptedReply(text="calc.py defines `add`, which returns a + b."),
+    )
+    outcome, _ = await run(services, project, "what is in calc.py?", critic_model=model.model)
+    assert outcome.status == "completed"
+    assert "Revised after review" in outcome.answer
+    assert "Revised after review:*\n\ncalc.py defines `add`, which returns a + b." in outcome.answer
+    evs = await events(services, project, outcome.turn_id)
+    critic = [e.payload for e in evs if e.type == "llm_call" and e.payload.get("role") == "critic"]
+    assert critic and critic[0]["verdict"] == "revise"
+    assert evs[-1].payload["critic"]["verdict"] == "revise"
+    assert len(model.requests) == 3
+
+
+async def test_critic_down_does_not_fail_the_turn(services, project, model):
+    model.push(ScriptedReply(text="An answer."), ScriptedReply(status=500, error_message="critic crashed"))
+    outcome, _ = await run(services, project, "q", critic_model=model.model)
+    assert outcome.status == "completed" and outcome.answer.startswith("An answer.")
+    evs = await events(services, project, outcome.turn_id)
+    assert evs[-1].payload["critic"]["available"] is False
+
+
+async def test_small_window_drops_oldest_history_and_records_it(services, project, model):
+    assert services.orchestrator is not None
+    cache = services.orchestrator._model_cache
+    await cache.set(model.model, model.base_url, "contextWindow", 900)
+    for i in range(6):
+        model.push(ScriptedReply(text=f"answer {i} " + "words " * 60))
+        await run(services, project, f"question {i} " + "padding " * 60)
+    model.push(ScriptedReply(text="fits"))
+    outcome, _ = await run(services, project, "final question")
+    sent = model.requests[-1]["messages"]
+    assert sent[-1]["content"] == "final question"
+    assert len(sent) < 1 + 12 + 1  # some history was dropped
+    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    assert llm[0]["fit"]["droppedMessages"] > 0 and llm[0]["window"] == 900
