@@ -13,7 +13,6 @@ from typing import Any
 
 from .agent.model import LiteLLMModel, Model
 from .agent.model_cache import ModelInfoCache
-from .agent.model_cache import ModelInfoCache
 from .agent.orchestrator import ToolOrchestrator
 from .agent.protocols import ContextProvider, TurnEndCheck
 from .agent.tools.base import Tool
