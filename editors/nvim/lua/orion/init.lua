@@ -19,15 +19,18 @@ local status_cache = {}
 local progress_text = {}
 
 --- Commands the server's code actions carry run locally, so the turn streams
---- into the chat buffer instead of being a bare executeCommand.
+--- into the chat buffer (with the action's title as the question, which is
+--- also what the server stores) instead of being a bare executeCommand.
 local function register_lsp_commands()
-  vim.lsp.commands['orion.chat'] = function(command, ctx)
-    local client = vim.lsp.get_client_by_id(ctx.client_id)
-    local args = command.arguments and command.arguments[1]
-    if not client or type(args) ~= 'table' then
-      return
+  for _, name in ipairs({ 'orion.chat', 'orion.codeAction' }) do
+    vim.lsp.commands[name] = function(command, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      local args = command.arguments and command.arguments[1]
+      if not client or type(args) ~= 'table' then
+        return
+      end
+      require('orion.chat').send(client, args, nil, { command = name, label = args.prompt or command.title })
     end
-    require('orion.chat').send(client, args)
   end
 end
 
