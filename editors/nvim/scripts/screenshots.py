@@ -213,7 +213,7 @@ SCRIPT = {
                     "arguments": {
                         "path": "calc.py",
                         "oldText": "def mean(xs):\n",
-                        "newText": 'def mean(xs):\n    """Average of xs; raises ZeroDivisionError when empty."""\n',
+                        "newText": 'def mean(xs):\n    """Mean of xs; ZeroDivisionError if empty."""\n',
                     },
                 }
             ],
@@ -277,7 +277,7 @@ def main() -> int:
                     " return a.title == 'Orion: Add docstring' end })"
                 )
                 screen.wait_lua(
-                    "vim.api.nvim_buf_get_lines(0, 5, 6, false)[1]:find('Average', 1, true) ~= nil"
+                    "vim.api.nvim_buf_get_lines(0, 5, 6, false)[1]:find('Mean of xs', 1, true) ~= nil"
                 )
                 screen.wait_lua(
                     "require('orion.chat').running(vim.lsp.get_clients({name='orion'})[1].id) == nil"
