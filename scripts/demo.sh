@@ -14,7 +14,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WORKSPACE="$REPO/examples/sample-workspace"
 PROJECT_ID="sample-workspace" # fixed in examples/sample-workspace/.orion/config.toml
-DEFAULT_PROMPT="How is an order's total computed in inventory/pricing.py, and does an order of exactly 10 units get the bulk discount?"
+DEFAULT_PROMPT="In two short sentences: what does the function order_total in inventory/pricing.py compute?"
 PROMPT="${ORION_DEMO_PROMPT:-$DEFAULT_PROMPT}"
 
 if [[ -n "${ORION:-}" ]]; then
