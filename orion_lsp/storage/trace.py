@@ -35,6 +35,42 @@ _APPEND_SQL = (
 )
 
 
+# The assistant message of a turn its process never finished (kill -9, crash, power).
+INTERRUPTED_NOTE = "[interrupted: the Orion server stopped before this turn finished]"
+
+
+async def _close_history(
+    conn: aiosqlite.Connection, project_id: str, turn_id: str, now: str
+) -> None:
+    roles = {
+        r[0]
+        for r in await conn.execute_fetchall(
+            "SELECT role FROM chat_messages WHERE turn_id = ? AND project_id = ?",
+            (turn_id, project_id),
+        )
+    }
+    if "user" not in roles or "assistant" in roles:
+        return
+    texts = []
+    for (payload,) in await conn.execute_fetchall(
+        "SELECT payload FROM trace_events WHERE turn_id = ? AND type = 'llm_call' ORDER BY seq",
+        (turn_id,),
+    ):
+        try:
+            text = json.loads(payload).get("text")
+        except (ValueError, AttributeError):
+            text = None
+        if isinstance(text, str):
+            texts.append(text)
+    answer = "".join(texts)
+    content = f"{answer}\n\n{INTERRUPTED_NOTE}" if answer else INTERRUPTED_NOTE
+    await conn.execute_fetchall(
+        "INSERT INTO chat_messages (project_id, turn_id, role, content, created_at)"
+        " VALUES (?, ?, 'assistant', ?, ?)",
+        (project_id, turn_id, content, now),
+    )
+
+
 @dataclass(frozen=True)
 class TraceEvent:
     id: int
@@ -136,6 +172,12 @@ class TraceStore:
         only when the process that started it is gone (its pid no longer
         exists), so a second editor's server starting up does not end the
         first one's running turn. Returns the closed turn ids, oldest first.
+
+        In the same transaction, a closed turn that has its user message but no
+        assistant message gets one: the text of its completed model calls (from
+        their `llm_call` events) followed by `INTERRUPTED_NOTE`, so history keeps
+        one user and one assistant row per turn and shows that the turn did not
+        finish (CONTRACT "Storage").
         """
         payload = encode_payload({"status": "interrupted"}, None)
 
@@ -157,6 +199,7 @@ class TraceStore:
                     _APPEND_SQL,
                     (project_id, turn_id, "turn_end", payload, now, os.getpid(), turn_id),
                 )
+                await _close_history(conn, project_id, turn_id, now)
                 closed.append(turn_id)
             return closed
 

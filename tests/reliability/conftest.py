@@ -16,6 +16,7 @@ from orion_lsp.testing import ScriptedModelServer, ScriptedReply
 from .rawclient import RawServer
 from .zygote import ZygoteClient
 
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
 API_KEY = "sk-orion-reliability-CANARY-7c1d9e2f4a6b"
 
 
