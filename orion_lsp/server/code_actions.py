@@ -110,23 +110,74 @@ class Definition:
 
 
 class TreeCache:
-    """Parse trees of the last few document versions (editors re-ask per cursor move)."""
+    """Parse trees of the last few documents (editors re-ask on every cursor move).
+
+    Same version: the cached tree. New version: the changed byte span is found
+    by comparing the old and new text (common prefix and suffix), the old tree
+    is edited and re-parsed incrementally, which costs a fraction of a full
+    parse (NOTES_DEPS: ~0.5 ms vs ~15 ms for 100 KB).
+    """
 
     def __init__(self, size: int = TREE_CACHE_SIZE) -> None:
         self._size = size
-        self._trees: OrderedDict[str, tuple[Any, str, Tree]] = OrderedDict()
+        self._trees: OrderedDict[str, tuple[Any, str, bytes, Tree]] = OrderedDict()
 
     def tree(self, key: str, version: Any, lang: str, src: bytes) -> Tree:
         hit = self._trees.get(key)
-        if hit is not None and hit[0] == version and hit[0] is not None and hit[1] == lang:
-            self._trees.move_to_end(key)
-            return hit[2]
-        tree = parser(lang).parse(src)
-        self._trees[key] = (version, lang, tree)
+        if hit is not None and hit[1] == lang:
+            old_version, _, old_src, old_tree = hit
+            if old_version == version and version is not None and old_src == src:
+                self._trees.move_to_end(key)
+                return old_tree
+            tree = _reparse(lang, old_src, old_tree, src)
+        else:
+            tree = parser(lang).parse(src)
+        self._trees[key] = (version, lang, src, tree)
         self._trees.move_to_end(key)
         while len(self._trees) > self._size:
             self._trees.popitem(last=False)
         return tree
+
+
+def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
+    lo, hi = 0, limit  # binary search on slice equality: C-speed compares, log n steps
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _point(src: bytes, offset: int) -> tuple[int, int]:
+    return src.count(b"\n", 0, offset), offset - (src.rfind(b"\n", 0, offset) + 1)
+
+
+def _reparse(lang: str, old: bytes, old_tree: Tree, new: bytes) -> Tree:
+    start = _common_prefix(old, new, min(len(old), len(new)))
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - start)
+    old_end, new_end = len(old) - suffix, len(new) - suffix
+    old_tree.edit(
+        start_byte=start,
+        old_end_byte=old_end,
+        new_end_byte=new_end,
+        start_point=_point(old, start),
+        old_end_point=_point(old, old_end),
+        new_end_point=_point(new, new_end),
+    )
+    return parser(lang).parse(new, old_tree)
 
 
 def _byte_column(line: str, character: int) -> int:

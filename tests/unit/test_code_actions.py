@@ -110,3 +110,19 @@ def test_test_layout(tmp_path: Path) -> None:
     assert suggest_test_path(tmp_path, "src/a.ts") == "src/a.test.ts"
     assert suggest_test_path(tmp_path, "src/main/java/x/A.java") == "src/test/java/x/ATest.java"
     assert suggest_test_path(tmp_path, "src/lib.rs") == "src/lib.rs"
+
+
+def test_incremental_reparse_matches_a_full_parse() -> None:
+    import random
+
+    from orion_lsp.context.languages import parser
+
+    r = random.Random(3)
+    text = PY * 20
+    trees = TreeCache()
+    trees.tree("u", 0, "python", text.encode())
+    for version in range(1, 40):
+        i = r.randrange(len(text))
+        text = text[:i] + r.choice(["x", "\n", "def f():\n    pass\n", "", "é"]) + text[i + 1 :]
+        got = trees.tree("u", version, "python", text.encode())
+        assert str(got.root_node) == str(parser("python").parse(text.encode()).root_node)
