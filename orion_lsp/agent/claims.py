@@ -9,9 +9,12 @@ the model proposes may name new things), and looks them up:
 - a path is known when it exists under the root (a `:12` / `#L12` suffix is
   dropped), was read or created in this turn, or, for a bare file name, when
   a file of that name is in the workspace; paths outside the root are unknown;
-- a symbol is known when the repo index defines it (`RepoIndex.find`), or it
-  occurs as a word in a file read or written this turn, or it is a language
-  keyword / Python builtin. For `a.b.c` the last part decides.
+- a symbol is known when the repo index defines or uses it (definitions and
+  references of the workspace's files), or it occurs as a word in a file read
+  or written this turn, or it is a Python keyword / builtin. For `a.b.c` the
+  last part decides. The check reads the disk: when a file of the turn is not
+  on disk as the model saw it (unsaved buffer, created and not yet saved),
+  symbols are not flagged and `symbolsVerified` is false.
 
 Unknown ones go into the `turn_end` payload (`claims`, data for later
 evaluators) and the answer gets one short visible note. The check is cheap
