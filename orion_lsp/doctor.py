@@ -38,6 +38,8 @@ async def run_doctor(settings: Settings) -> int:
     ok, detail = await check_model(settings, redactor)
     base = settings.api_base or "provider default URL"
     _line(ok, "model", f"{settings.model} at {base}: {detail}")
+    if ok:
+        await _model_details(settings, redactor)
     if settings.critic_model:
         from dataclasses import replace
 
@@ -51,12 +53,43 @@ async def run_doctor(settings: Settings) -> int:
     return status
 
 
+async def _model_details(settings: Settings, redactor: Redactor) -> None:
+    """Context window and tool mode, as a turn would use them (and cached for it)."""
+    from .agent.model_cache import ModelInfoCache
+    from .agent.model_info import context_window_info
+    from .agent.probe import probe_tool_mode
+    from .agent.toolmode import CACHE_KEY
+
+    info = await context_window_info(settings.model, settings.api_base, api_key=settings.api_key)
+    if info is None:
+        _line(None, "context window", "unknown (no fitting; the server may truncate long prompts)")
+    else:
+        _line(True, "context window", f"{info.tokens} tokens ({info.source})")
+    if settings.tool_mode != "auto":
+        _line(None, "tool mode", f"{settings.tool_mode} (set by toolMode)")
+        return
+    try:
+        mode, why = await probe_tool_mode(settings.model, settings.api_base, settings.api_key)
+    except Exception as exc:
+        _line(False, "tool mode", redactor(f"probe failed: {type(exc).__name__}: {exc}")[:300])
+        return
+    try:
+        db = await Database.open(settings.database_path)
+    except StorageError:
+        db = None
+    await ModelInfoCache(db).set(settings.model, settings.api_base, CACHE_KEY, mode)
+    if db is not None:
+        await db.close()
+    _line(True, "tool mode", f"{mode} ({why}; cached for toolMode auto)")
+
+
 def _languages() -> list[str]:
     try:
         from .context.languages import available_languages  # type: ignore[attr-defined]
     except ImportError:
         return []
     try:
-        return sorted(available_languages())
+        status = available_languages()
     except Exception as exc:  # a broken grammar should show, not crash doctor
         return [f"error: {exc}"]
+    return sorted(lang if ok else f"{lang} (FAILED)" for lang, ok in status.items())

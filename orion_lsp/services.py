@@ -98,7 +98,8 @@ async def open_services(
     try:
         services.db = await Database.open(settings.database_path, redactor=redactor)
     except StorageError as exc:
-        log.error("%s", exc)
+        # Not logged as an error here: every use raises it to the user (fail loud).
+        log.info("%s", exc)
         services.db_error = exc
         return services
     db = services.db
