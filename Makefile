@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_WS := examples/sample-workspace
 DEMO_DB := $(CURDIR)/.cache/demo/orion.db
 
-.PHONY: install demo test test-fast test-lsp test-realmodel test-editors test-reliability test-slow test-all lint bench clean
+.PHONY: install demo test test-realmodel test-editors test-reliability test-slow test-all lint bench bench-quick clean
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ test: $(STAMP)
 
 test-realmodel: $(STAMP)
 	bash scripts/install-local-model.sh
-	$(PY) -m pytest -q -m realmodel -p no:cacheprovider
+	$(PY) -m pytest -q -m realmodel tests/e2e
 
 test-editors: $(STAMP)
 	bash scripts/test-editors.sh
@@ -50,6 +50,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/bench.sh
+
+bench-quick: $(STAMP)
+	bash scripts/bench.sh --quick
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info .pytest_cache .mypy_cache .ruff_cache

