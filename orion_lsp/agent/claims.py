@@ -199,8 +199,8 @@ class ClaimCheck:
         }
         note = None
         if unknown_paths or unknown_symbols:
-            names = [f"`{x}`" for x in [*unknown_paths, *unknown_symbols]]
-            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            cited = [f"`{x}`" for x in [*unknown_paths, *unknown_symbols]]
+            shown = ", ".join(cited[:8]) + (f" and {len(cited) - 8} more" if len(cited) > 8 else "")
             note = f"\n\n> Orion note: not found in this workspace: {shown}."
         return TurnEndNote({"claims": payload}, note)
 
