@@ -23,6 +23,7 @@ from ..config import Settings, SettingsError, load_settings
 from ..project import Project, ProjectSet, project_for, uri_to_path
 from ..redact import Redactor
 from ..services import Services, open_services
+from ..storage import StorageError
 from .commands import COMMANDS, CommandHandlers
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
@@ -193,8 +194,12 @@ class OrionLanguageServer(LanguageServer):
             return
         try:
             closed = await traces.mark_interrupted()
-        except Exception as exc:  # a failing ledger shows up on the first command
-            log.error("could not close interrupted turns: %s", self.redactor(str(exc)))
+        except StorageError as exc:
+            # Fail loud (CONTRACT): a transient fault here would otherwise pass
+            # unseen, since the next command may well succeed. Shown after
+            # `initialized`, like an open failure; commands keep working.
+            self._pending_start_error = self.redactor(str(exc))
+            log.error("could not close interrupted turns: %s", self._pending_start_error)
             return
         if closed:
             log.info("marked %d interrupted turn(s)", len(closed))
