@@ -133,16 +133,24 @@ export class ChatController implements vscode.Disposable {
   }
 
   /** Runs one turn; the view shows the prompt, the streamed answer and any error. */
-  async ask(prompt: string, extra: Record<string, unknown> = {}): Promise<AskOutcome> {
+  ask(prompt: string, extra: Record<string, unknown> = {}): Promise<AskOutcome> {
+    return this.run("orion.chat", { ...extra, prompt }, prompt);
+  }
+
+  /**
+   * Runs a turn-starting command (`orion.chat`, or the command a code action
+   * carries) with `label` shown as the user's line.
+   */
+  async run(command: string, args: Record<string, unknown>, label: string): Promise<AskOutcome> {
     if (this.state.running) {
       return { error: "Orion: a turn is already running; cancel it first." };
     }
     const localId = String(this.nextId++);
-    this.dispatch({ type: "send", localId, prompt });
+    this.dispatch({ type: "send", localId, prompt: label });
     const source = new vscode.CancellationTokenSource();
     this.inflight = source;
     try {
-      const result = await this.execute<ChatResult>("orion.chat", { ...extra, prompt }, source.token);
+      const result = await this.execute<ChatResult>(command, args, source.token);
       this.dispatch({
         type: "result",
         localId,

@@ -4,8 +4,8 @@
  * The settings go as `initializationOptions` and answer the server's
  * `workspace/configuration` requests for section `orion` (the same flat object,
  * CONTRACT.md "Settings"); the API key goes only into the process environment.
- * `orion.chat` requests that VS Code runs from a code action are routed through
- * the chat controller so the chat view shows them like any other turn.
+ * Turn commands that VS Code runs from a code action are routed through the
+ * chat controller so the chat view shows them like any other turn.
  */
 import * as vscode from "vscode";
 import {
@@ -18,9 +18,12 @@ import { readSettings, serverCommand, serverEnv, toServerOptions } from "./setti
 
 export const SECRET_KEY = "orion.apiKey";
 
+/** Commands that run a turn: `orion.chat` and the command the server's code actions carry. */
+export const TURN_COMMANDS = new Set(["orion.chat", "orion.codeAction"]);
+
 export interface ClientHooks {
-  /** Called for `orion.chat` executed through VS Code (code actions); returns its result. */
-  runChatCommand(args: Record<string, unknown>): Promise<unknown>;
+  /** Called for turn commands executed through VS Code (code actions); returns the result. */
+  runTurnCommand(command: string, args: Record<string, unknown>): Promise<unknown>;
   output: vscode.OutputChannel;
 }
 
@@ -57,8 +60,8 @@ export async function createClient(
         },
       },
       executeCommand: (command, args, next) => {
-        if (command === "orion.chat" && args.length === 1 && typeof args[0] === "object" && args[0]) {
-          return hooks.runChatCommand(args[0] as Record<string, unknown>);
+        if (TURN_COMMANDS.has(command) && args.length === 1 && typeof args[0] === "object" && args[0]) {
+          return hooks.runTurnCommand(command, args[0] as Record<string, unknown>);
         }
         return next(command, args);
       },

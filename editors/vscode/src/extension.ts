@@ -32,6 +32,24 @@ interface StatusResult {
   repoMap?: { files?: number; symbols?: number; buildMs?: number };
 }
 
+/** The user's line in the chat view for a turn started from a code action. */
+export function turnLabel(command: string, args: Record<string, unknown>): string {
+  if (command === "orion.chat") return String(args.prompt ?? "");
+  const diagnostic = args.diagnostic as { message?: string } | undefined;
+  switch (args.action) {
+    case "explain":
+      return "Explain this";
+    case "docstring":
+      return "Add docstring";
+    case "tests":
+      return "Write tests for this";
+    case "fix":
+      return `Fix: ${diagnostic?.message ?? "this problem"}`;
+    default:
+      return `Orion: ${String(args.action ?? command)}`;
+  }
+}
+
 const settings = () => readSettings(vscode.workspace.getConfiguration("orion"));
 
 export function activate(context: vscode.ExtensionContext): OrionApi {
@@ -77,10 +95,9 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     statusBar.setState("starting");
     const next = await createClient(context, {
       output,
-      runChatCommand: async (args) => {
+      runTurnCommand: async (command, args) => {
         void vscode.commands.executeCommand(`${VIEW_ID}.focus`);
-        const { prompt, ...extra } = args;
-        const outcome = await chat.ask(String(prompt ?? ""), extra);
+        const outcome = await chat.run(command, args, turnLabel(command, args));
         return outcome.result;
       },
     });

@@ -27,6 +27,9 @@ export class OrionStatusBar implements vscode.Disposable {
   /** Fires with the progress line (undefined when idle). */
   readonly onDidChangeProgress = this.changed.event;
   private connection: vscode.Disposable[] = [];
+  private owner: LanguageClient | undefined;
+  /** The last progress events seen ("token kind"), for diagnostics and tests. */
+  readonly recent: string[] = [];
 
   constructor() {
     this.item = vscode.window.createStatusBarItem("orion.status", vscode.StatusBarAlignment.Right, 100);
@@ -58,6 +61,10 @@ export class OrionStatusBar implements vscode.Disposable {
   /** Takes over work-done progress for a (re)started client. */
   attach(client: LanguageClient): void {
     for (const d of this.connection) d.dispose();
+    // Work begun by a server that has since been replaced never ends: drop it.
+    this.owner = client;
+    this.progress = new Map();
+    this.update();
     this.connection = [
       client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
         this.track(client, token);
@@ -69,6 +76,9 @@ export class OrionStatusBar implements vscode.Disposable {
   private track(client: LanguageClient, token: ProgressToken): void {
     const key = String(token);
     const sub = client.onProgress(WorkDoneProgress.type, token, (value: ProgressValue) => {
+      if (this.owner !== client) return;
+      this.recent.push(`${key} ${value.kind}`);
+      if (this.recent.length > 20) this.recent.shift();
       this.progress = applyProgress(this.progress, key, value);
       this.update();
       this.changed.fire(this.progressLine);

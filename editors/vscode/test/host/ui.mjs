@@ -101,8 +101,15 @@ export async function runUi({ page, base, ws, broken, garbageDb, images, log, de
     await page.keyboard.press("Control+.");
     const item = page.locator(".action-widget .monaco-list-row", { hasText: "Orion: Add docstring" });
     await item.waitFor({ timeout: 15000 });
-    await item.click();
+    // The widget's rows re-render under the mouse; choose with the keyboard.
+    const focused = page.locator(".action-widget .monaco-list-row.focused");
+    for (let i = 0; i < 6 && !(await focused.innerText().catch(() => "")).includes("Orion: Add docstring"); i++) {
+      await page.keyboard.press("ArrowDown");
+    }
+    await page.keyboard.press("Enter");
     await editor.locator(".view-lines", { hasText: "Return the sum of a and b." }).waitFor({ timeout: 30000 });
+    // The chat view shows the code action's turn like any other.
+    await chatFrame(page).locator(".item.assistant.status-completed", { hasText: "Added a docstring to add." }).waitFor();
     await shot("code-action");
   });
 

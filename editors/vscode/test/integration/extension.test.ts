@@ -83,7 +83,8 @@ describe("Orion extension", function () {
     assert.equal(status.model, "openai/scripted");
     assert.equal(status.databasePath, env.databasePath);
     assert.equal(status.projects[0].root, fs.realpathSync(env.workspace));
-    assert.match(api.statusBar.text, /openai\/scripted/);
+    // Indexing progress may show first; the model shows once it ends.
+    await waitFor("the model in the status bar", () => /openai\/scripted/.test(api.statusBar.text));
   });
 
   it("streams an answer into the chat view (the key reached the model through the env)", async function () {
@@ -124,6 +125,26 @@ describe("Orion extension", function () {
     assert.equal(a.content, "a.py defines add(a, b).");
   });
 
+  it("shows the turn's $/progress in the status bar and cancels the running turn", async function () {
+    this.timeout(30000);
+    const pending = vscode.commands.executeCommand<AskOutcome>("orion.ask", "Take your time");
+    await waitFor("the turn to start streaming", () => api.chat.current.running?.turnId);
+    const line = await waitFor("work-done progress of the turn", () => api.statusBar.progressLine);
+    assert.ok(api.statusBar.text.includes(line), `status bar: ${api.statusBar.text}`);
+    const cancelled = await vscode.commands.executeCommand<boolean>("orion.cancelTurn");
+    assert.equal(cancelled, true);
+    const outcome = await pending;
+    assert.equal(outcome.error, undefined, outcome.error);
+    assert.equal(outcome.result?.status, "cancelled");
+    await waitFor("the item to show cancelled", () => lastAssistant(api).status === "cancelled");
+    assert.equal(api.chat.current.running, undefined);
+    // The server always ends its progress, also on cancel.
+    await waitFor("the progress to end", () => api.statusBar.progressLine === undefined).catch((err) => {
+      throw new Error(`${err.message}; still showing: ${api.statusBar.progressLine}; seen: ${api.statusBar.recent.join(", ")}`);
+    });
+    assert.match(api.statusBar.text, /openai\/scripted/);
+  });
+
   it("applies the edit of a server code action to the open document", async function () {
     this.timeout(30000);
     const uri = vscode.Uri.file(path.join(env.workspace, "a.py"));
@@ -146,19 +167,8 @@ describe("Orion extension", function () {
     // The server never writes the file itself: the edit is in the buffer, undoable.
     assert.equal(fs.readFileSync(uri.fsPath, "utf8").includes("Return the sum"), false);
     assert.equal(lastAssistant(api).content, "Added a docstring to add.");
-  });
-
-  it("cancels a running turn", async function () {
-    this.timeout(30000);
-    const pending = vscode.commands.executeCommand<AskOutcome>("orion.ask", "Take your time");
-    await waitFor("the turn to start streaming", () => api.chat.current.running?.turnId);
-    const cancelled = await vscode.commands.executeCommand<boolean>("orion.cancelTurn");
-    assert.equal(cancelled, true);
-    const outcome = await pending;
-    assert.equal(outcome.error, undefined, outcome.error);
-    assert.equal(outcome.result?.status, "cancelled");
-    await waitFor("the item to show cancelled", () => lastAssistant(api).status === "cancelled");
-    assert.equal(api.chat.current.running, undefined);
+    const items = api.chat.current.items;
+    assert.equal(items[items.length - 2].content, "Add docstring", "the view shows what was asked");
   });
 
   it("loads the workspace's history after a server restart", async function () {
