@@ -14,6 +14,9 @@ clear error naming the cause, no crash, no fallback to memory.
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +154,106 @@ def test_a_turn_failed_by_storage_is_closed_in_trace_and_history(
     assert [s for _, s in ends] == ["error"]
     roles = [r for (r,) in rows(db, "SELECT role FROM chat_messages ORDER BY id")]
     assert roles == ["user", "assistant"]
+
+
+# -- item 5: read-only, full disk, newer schema ------------------------------------------
+
+
+def _make_db(start: Starter, workspace: Path, db: Path | str) -> None:
+    """A real database with one completed turn, written by the server itself."""
+    with ScriptedModelServer(default=ScriptedReply(text="first answer")) as model:
+        server = start(server_env(model, db), workspace)
+        assert server.command("orion.chat", {"prompt": "first"})["status"] == "completed"
+        assert server.shutdown() is not None
+
+
+def _assert_loud(server: RawServer, needles: tuple[str, ...], path: Path) -> str:
+    status = server.command("orion.status", {})  # no crash: the server answers
+    with pytest.raises(RpcError) as exc:
+        server.command("orion.chat", {"prompt": "second"})
+    message = exc.value.message
+    assert exc.value.code == -32803 and message.startswith(PREFIX), message
+    assert str(path) in message, message
+    assert any(n.lower() in message.lower() for n in needles), message
+    assert server.wait_for(lambda: message in _errors(server), 3)
+    assert "Traceback" not in message
+    return str(status.get("storageError") or message)
+
+
+def test_read_only_database(start_server: Starter, workspace: Path, tmp_path: Path) -> None:
+    db = tmp_path / "ro.db"
+    _make_db(start_server, workspace, db)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("ro.db*")}
+    with ScriptedModelServer(default=ScriptedReply(text="never")) as model:
+        server = start_server(server_env(model, f"file:{db}?mode=ro"), workspace)
+        message = _assert_loud(server, ("READONLY", "read-only", "readonly"), db)
+        assert model.requests == []  # no model call without a ledger
+        server.close()
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("ro.db")} == {"ro.db": before["ro.db"]}
+    print(json.dumps({"test": "read_only", "message": message}))
+
+
+def test_newer_schema(start_server: Starter, workspace: Path, tmp_path: Path) -> None:
+    db = tmp_path / "newer.db"
+    _make_db(start_server, workspace, db)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    content = db.read_bytes()
+    with ScriptedModelServer(default=ScriptedReply(text="never")) as model:
+        server = start_server(server_env(model, db), workspace)
+        message = _assert_loud(server, ("newer",), db)
+        assert "99" in message
+        assert model.requests == []
+        server.close()
+    assert db.read_bytes() == content  # never migrated down, truncated or replaced
+    print(json.dumps({"test": "newer_schema", "message": message}))
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk(start_server: Starter, workspace: Path, small_fs: Path) -> None:
+    db = small_fs / "orion.db"
+    _make_db(start_server, workspace, db)
+    filler = small_fs / "filler"
+    with filler.open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
+    with ScriptedModelServer(default=ScriptedReply(text="a long answer " * 200)) as model:
+        server = start_server(server_env(model, db), workspace)
+        message = _assert_loud(server, ("FULL", "disk", "space"), db)
+        # Space comes back. The same process may still fail (SQLite keeps the
+        # -shm mapping it could not grow: SQLITE_IOERR_SHMSIZE), but only loudly.
+        filler.unlink()
+        try:
+            after = server.command("orion.chat", {"prompt": "again"})["status"]
+        except RpcError as exc:
+            assert exc.code == -32803 and exc.message.startswith(PREFIX)
+            after = exc.message
+        server.shutdown()
+        # A restart with space back works, and nothing was corrupted.
+        server = start_server(server_env(model, db), workspace)
+        assert server.command("orion.chat", {"prompt": "again"})["status"] == "completed"
+        assert server.shutdown() is not None
+    assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+    ends = _check_ledger(db)
+    assert "completed" in [s for _, s in ends]
+    print(json.dumps({"test": "full_disk", "message": message, "same_process_after": after}))
