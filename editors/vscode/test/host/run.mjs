@@ -175,7 +175,30 @@ async function integration(tmp, base, browser) {
     if (o.error) process.stderr.write(`${o.error}\n`);
   }
   if (!outcomes.length) return 1;
-  return failures;
+  return failures + sameHistoryAsCli(ws, databasePath);
+}
+
+/** The history VS Code showed is the one `orion history` prints for the same project. */
+function sameHistoryAsCli(ws, databasePath) {
+  const file = path.join(RESULTS, "vscode-history.json");
+  if (!fs.existsSync(file)) {
+    log("FAIL history vs CLI: the extension did not record its history");
+    return 1;
+  }
+  const shown = JSON.parse(fs.readFileSync(file, "utf8"));
+  const env = { ...process.env, ORION_DB: databasePath };
+  const cli = (...args) => {
+    const r = spawnSync(PYTHON, ["-c", "from orion_lsp.cli import main; raise SystemExit(main())", ...args], { env, encoding: "utf8", cwd: ws });
+    if (r.status !== 0) throw new Error(`orion ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const projectId = cli("project-id", ws).trim();
+  const printed = JSON.parse(cli("history", "--project-id", projectId, "--limit", String(shown.messages.length), "--json"));
+  const pick = (m) => ({ role: m.role, content: m.content, turnId: m.turnId });
+  const same = projectId === shown.projectId && JSON.stringify(printed.messages.map(pick)) === JSON.stringify(shown.messages.map(pick));
+  log(`${same ? "ok  " : "FAIL"} history shown in VS Code == \`orion history --json\` (${shown.messages.length} messages, project ${projectId})`);
+  if (!same) process.stderr.write(`vscode: ${JSON.stringify(shown)}\ncli: ${JSON.stringify(printed)}\n`);
+  return same ? 0 : 1;
 }
 
 async function ui(tmp, base, browser) {

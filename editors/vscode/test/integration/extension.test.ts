@@ -178,6 +178,14 @@ describe("Orion extension", function () {
     const users = state.items.filter((i) => i.role === "user").map((i) => i.content);
     assert.deepEqual(users.slice(0, 2), ["Say hello", "What does a.py define?"]);
     assert.ok(state.items.every((i) => i.status === "history"));
+    // The harness compares this with `orion history --json` on the same database.
+    fs.writeFileSync(
+      path.resolve(__dirname, "../../../test-results/vscode-history.json"),
+      JSON.stringify({
+        projectId: api.chat.current.projectId,
+        messages: state.items.map((i) => ({ role: i.role, content: i.content, turnId: i.turnId })),
+      }),
+    );
     const hello = state.items.findIndex((i) => i.content === "Say hello");
     assert.equal(state.items[hello + 1].content, "Hello from the scripted model: **streamed** in pieces.");
   });
