@@ -22,6 +22,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -118,6 +119,7 @@ class Database:
                 await asyncio.to_thread(thread.join, 5)
             raise storage_error(where, e, redactor) from e
         conn.row_factory = sqlite3.Row
+        _register_open(fs_path)
         db = cls(fs_path, conn, redactor)
         try:
             await db._prepare()
@@ -196,6 +198,7 @@ class Database:
         async with self._lock:  # let a running write finish first
             conn, self._conn = self._conn, None
             if conn is not None:
+                _unregister_open(self.path)
                 try:
                     await conn.close()
                 except sqlite3.Error as e:
@@ -300,10 +303,35 @@ class Database:
     async def _close_quietly(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
+            _unregister_open(self.path)
             try:
                 await conn.close()
             except sqlite3.Error:
                 log.debug("close after a failed open also failed", exc_info=True)
+
+
+# Real paths of databases this process has open through SQLite, with a count.
+# POSIX advisory locks belong to the process: closing ANY descriptor of the
+# file drops every lock SQLite holds on it. Reading the header of a database
+# that is already open here (e.g. the repo-map cache's second connection)
+# would make another process believe it is the last user of the file, so it
+# checkpoints and deletes the -wal file while we still write into it: rows
+# committed afterwards would be lost. Per process by nature, hence module level.
+_OPEN_HERE: dict[str, int] = {}
+
+
+def _register_open(path: Path) -> None:
+    key = os.path.realpath(path)
+    _OPEN_HERE[key] = _OPEN_HERE.get(key, 0) + 1
+
+
+def _unregister_open(path: Path) -> None:
+    key = os.path.realpath(path)
+    n = _OPEN_HERE.get(key, 0) - 1
+    if n > 0:
+        _OPEN_HERE[key] = n
+    else:
+        _OPEN_HERE.pop(key, None)
 
 
 def _check_existing_file(path: Path, where: str) -> None:
@@ -311,7 +339,10 @@ def _check_existing_file(path: Path, where: str) -> None:
 
     SQLite itself refuses a non-database file, but only after opening it; we
     never hand it one, so the file cannot be touched (no -wal/-shm beside it).
+    Skipped for a file this process already has open (see `_OPEN_HERE`).
     """
+    if os.path.realpath(path) in _OPEN_HERE:
+        return
     if path.is_dir():
         raise StorageError(where, "EISDIR: the database path is a directory")
     if not path.exists():
