@@ -91,6 +91,9 @@ class RawServer:
         self._ids = itertools.count(1)
         self._apply_edit = apply_edit or (lambda _p: {"applied": True})
         self.closed = False
+        # Answers to other server->client requests (e.g. window/showMessageRequest);
+        # anything else is answered null, like a dismissed dialog.
+        self.answers: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -146,6 +149,8 @@ class RawServer:
             result = [None for _ in (msg.get("params") or {}).get("items", [])]
         elif method == "workspace/applyEdit":
             result = self._apply_edit(msg.get("params") or {})
+        elif method in self.answers:
+            result = self.answers[method](msg.get("params") or {})
         try:
             self.send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
         except (BrokenPipeError, ValueError, OSError):
