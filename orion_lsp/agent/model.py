@@ -61,6 +61,8 @@ class Model(Protocol):
 
     def add_params(self, params: dict[str, Any]) -> None: ...
 
+    def error(self, reason: str, **kw: Any) -> ModelError: ...
+
 
 def describe_endpoint(model: str, api_base: str | None) -> str:
     return f"{model} at {api_base or 'the provider default URL'}"

@@ -50,6 +50,16 @@ class TurnTimeout(Exception):
     pass
 
 
+class PromptTooLarge(Exception):
+    def __init__(self, report: FitReport) -> None:
+        super().__init__(
+            f"the prompt needs about {report.tokens_after} tokens but the model's context "
+            f"window is {report.window} (with {report.reserve_for_reply} kept for the reply), "
+            "even without history and the repo map; shorten the prompt or selection"
+        )
+        self.report = report
+
+
 @dataclass
 class _Plan:
     """How this turn talks to its model, decided once before the first call."""
@@ -209,7 +219,22 @@ class ToolOrchestrator:
             if remaining <= 0:
                 raise TurnTimeout(f"Orion turn time limit reached ({settings.turn_timeout_s} s)")
             await sink.progress(tid, f"Asking {model.name} (step {turn.steps + 1})")
-            sent, fit = self._fit(messages, current, plan)
+            try:
+                sent, fit = self._fit(messages, current, plan)
+            except PromptTooLarge as exc:
+                await self._event(
+                    turn.req,
+                    "llm_call",
+                    {
+                        "model": model.name,
+                        "step": turn.steps + 1,
+                        "error": str(exc),
+                        "fit": exc.report.to_trace(),
+                        "errorKind": "context_window",
+                        "willRetry": False,
+                    },
+                )
+                raise model.error(str(exc), kind="context_window") from None
             result = await self._step(turn, model, sent, sink, remaining, plan, fit)
             reply = result.reply
             if result.text_calls_seen and plan.mode != TEXT:
@@ -240,6 +265,10 @@ class ToolOrchestrator:
             messages[0] = {"role": "system", "content": plan.system_without_map}
             plan.map_in_prompt = False
             fitted, report = fit_turn(messages, current, plan.window)
+        if report.over_by > 0:
+            # Sending it anyway would be cut by the server (llama.cpp answers an empty
+            # reply, Ollama truncates): say so instead.
+            raise PromptTooLarge(report)
         return fitted, report
 
     async def _step(
