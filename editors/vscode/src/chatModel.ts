@@ -168,3 +168,21 @@ export function toolLineText(t: ToolLine): string {
   const mark = t.ok === false ? "✗" : "✓";
   return `${mark} ${t.name}${t.summary ? `: ${t.summary}` : ""}`;
 }
+
+/** The user's line in the chat view for a turn started from a code action. */
+export function turnLabel(command: string, args: Record<string, unknown>): string {
+  if (command === "orion.chat") return String(args.prompt ?? "");
+  const diagnostic = args.diagnostic as { message?: string } | undefined;
+  switch (args.action) {
+    case "explain":
+      return "Explain this";
+    case "docstring":
+      return "Add docstring";
+    case "tests":
+      return "Write tests for this";
+    case "fix":
+      return `Fix: ${diagnostic?.message ?? "this problem"}`;
+    default:
+      return `Orion: ${String(args.action ?? command)}`;
+  }
+}

@@ -9,6 +9,7 @@
 import * as vscode from "vscode";
 import { type LanguageClient, State } from "vscode-languageclient/node";
 import { ChatController } from "./chatController";
+import { turnLabel } from "./chatModel";
 import { ChatViewProvider, VIEW_ID } from "./chatView";
 import { SECRET_KEY, createClient } from "./client";
 import { RESTART_KEYS, readSettings } from "./settings";
@@ -30,24 +31,6 @@ interface StatusResult {
   model?: string;
   criticModel?: string | null;
   repoMap?: { files?: number; symbols?: number; buildMs?: number };
-}
-
-/** The user's line in the chat view for a turn started from a code action. */
-export function turnLabel(command: string, args: Record<string, unknown>): string {
-  if (command === "orion.chat") return String(args.prompt ?? "");
-  const diagnostic = args.diagnostic as { message?: string } | undefined;
-  switch (args.action) {
-    case "explain":
-      return "Explain this";
-    case "docstring":
-      return "Add docstring";
-    case "tests":
-      return "Write tests for this";
-    case "fix":
-      return `Fix: ${diagnostic?.message ?? "this problem"}`;
-    default:
-      return `Orion: ${String(args.action ?? command)}`;
-  }
 }
 
 const settings = () => readSettings(vscode.workspace.getConfiguration("orion"));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type ChatAction, type ChatState, EMPTY, changedItems, reduce, toolLineText } from "../../src/chatModel";
+import { type ChatAction, type ChatState, EMPTY, changedItems, reduce, toolLineText, turnLabel } from "../../src/chatModel";
 
 const run = (actions: ChatAction[], from: ChatState = EMPTY) => actions.reduce(reduce, from);
 
@@ -98,4 +98,11 @@ test("changedItems lists exactly the redrawn items", () => {
   const changed = changedItems(a, b);
   assert.equal(changed.length, 1);
   assert.equal(changed[0].content, "y");
+});
+
+test("turns started from code actions get a readable label", () => {
+  assert.equal(turnLabel("orion.chat", { prompt: "hi" }), "hi");
+  assert.equal(turnLabel("orion.codeAction", { action: "docstring" }), "Add docstring");
+  assert.equal(turnLabel("orion.codeAction", { action: "fix", diagnostic: { message: "x is unused" } }), "Fix: x is unused");
+  assert.equal(turnLabel("orion.codeAction", { action: "explain" }), "Explain this");
 });
