@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types as lsp
@@ -32,11 +33,17 @@ from .turns import TurnRunner
 log = logging.getLogger(__name__)
 
 PARENT_POLL_SECONDS = 3.0
+# Commands that run a turn: the turn task shows its own error (turns.py).
+TURN_COMMANDS = ("orion.chat", "orion.codeAction")
 
 
 class OrionProtocol(LanguageServerProtocol):
     @lsp_method(lsp.WORKSPACE_EXECUTE_COMMAND)
-    async def lsp_workspace__execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
+    # pygls' version is a generator; an async handler is what lets $/cancelRequest
+    # cancel the running command (pygls cancels the handler's task).
+    async def lsp_workspace__execute_command(  # type: ignore[override]
+        self, params: lsp.ExecuteCommandParams
+    ) -> Any:
         server: OrionLanguageServer = self._server  # type: ignore[assignment]
         return await server.execute_command(params)
 
@@ -73,7 +80,7 @@ class OrionLanguageServer(LanguageServer):
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
             # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and params.command != "orion.chat":
+            if err.show and params.command not in TURN_COMMANDS:
                 self.show_error(err.message)
             raise err from None
 
@@ -157,7 +164,7 @@ class OrionLanguageServer(LanguageServer):
         return {"files": 0, "symbols": 0, "buildMs": 0}
 
     def add_workspace_folders(
-        self, added: list[lsp.WorkspaceFolder], removed: list[lsp.WorkspaceFolder]
+        self, added: Sequence[lsp.WorkspaceFolder], removed: Sequence[lsp.WorkspaceFolder]
     ) -> list[Project]:
         for f in removed:
             path = uri_to_path(f.uri)
