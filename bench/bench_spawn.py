@@ -261,7 +261,8 @@ def extra_imports(orion: list[Row], bare: list[Row]) -> tuple[list[Row], list[tu
 
 
 def stats(values: list[float]) -> tuple[float, float]:
-    return statistics.median(values), statistics.quantiles(values, n=10)[-1]
+    p90 = statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
+    return statistics.median(values), p90
 
 
 def main() -> int:
@@ -290,17 +291,19 @@ def main() -> int:
         for _ in range(2):
             spawn_once(orion_cmd, env, workspace)
             spawn_once(bare_cmd, env, workspace)
-        orion_s, bare_s = [], []
+        orion_s: list[float] = []
+        bare_s: list[float] = []
         for i in range(args.reps):
             pair = [(orion_cmd, orion_s), (bare_cmd, bare_s)]
             for cmd, out in pair if i % 2 == 0 else reversed(pair):
                 out.append(spawn_once(cmd, env, workspace)[0])
-        fresh_s = []
+        fresh_s: list[float] = []
         for i in range(args.fresh):
             fresh_env = clean_env(tmp / f"fresh-{i}.db", tmp / "pycache")
             fresh_s.append(spawn_once(orion_cmd, fresh_env, workspace)[0])
         nopyc_env = clean_env(tmp / "orion.db", None)
-        nopyc_orion, nopyc_bare = [], []
+        nopyc_orion: list[float] = []
+        nopyc_bare: list[float] = []
         for _ in range(args.fresh):
             nopyc_orion.append(spawn_once(orion_cmd, nopyc_env, workspace)[0])
             nopyc_bare.append(spawn_once(bare_cmd, nopyc_env, workspace)[0])

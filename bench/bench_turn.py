@@ -171,7 +171,10 @@ async def append_cost(services: Any, project: Any, n: int, idle_s: float = 0.0) 
 def summarize(name: str, orion: list[float], direct: list[float], events: int) -> dict[str, Any]:
     o, d = statistics.median(orion), statistics.median(direct)
     allowed = RATIO_TARGET * d + PER_EVENT_MS / 1000 * events
-    q = statistics.quantiles
+
+    def q(values: list[float], n: int) -> list[float]:
+        return statistics.quantiles(values, n=n) if len(values) > 1 else values * (n - 1)
+
     return {
         "name": name,
         "orion_ms": o * 1000,
