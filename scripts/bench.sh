@@ -28,7 +28,8 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        *) selected+=("$arg") ;;
+        turn|spawn|storage|repomap|ttft|ttft-scripted|code-actions) selected+=("$arg") ;;
+        *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
 done
 
