@@ -370,6 +370,8 @@ def test_oversized_message_is_refused_without_memory_growth(
     server = start_server(
         server_env(model, db_path, ORION_MAX_MESSAGE_BYTES=str(limit)), workspace, warm=False
     )
+    # The baseline after start-up work (litellm warms up in the background: ~200 MB).
+    assert server.command("orion.chat", {"prompt": "warm up"})["status"] == "completed"
     rss0 = _rss_kb(server.proc.pid)
     # 1) A real 3 MB request beyond the cap: answered -32600 by id, then back in sync.
     big = {
@@ -395,7 +397,7 @@ def test_oversized_message_is_refused_without_memory_growth(
     grown_mb = (_rss_kb(server.proc.pid) - rss0) / 1024
     assert grown_mb < 60, f"RSS grew by {grown_mb:.0f} MB"
     assert server.proc.poll() is None
-    # 3) A header line of 1 MB (no newline for a long time) is dropped, bounded.
+    # 3) The client goes away in the middle of the discarded body: the server exits.
     server.proc.stdin.close()
     assert server.wait(5) is not None
 
