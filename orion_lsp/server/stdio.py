@@ -169,7 +169,7 @@ class StdioTransport:
             or method in fm.features
         )
 
-    def _reply_error(self, msg_id: int | str, code: int, message: str) -> None:
+    def _reply_error(self, msg_id: Any, code: int, message: str) -> None:
         # pygls has no public "answer this id with an error" outside a handler.
         self._protocol._send_response(msg_id, error=ResponseError(code=code, message=message))
 
