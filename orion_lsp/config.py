@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 DEFAULT_MODEL = "ollama_chat/qwen2.5-coder:7b"
 
 # camelCase setting key -> (dataclass field, env var or None, type)
@@ -44,6 +42,8 @@ class SettingsError(ValueError):
 
 
 def default_database_path() -> str:
+    import platformdirs  # only when no path is configured
+
     return str(Path(platformdirs.user_data_dir("orion", appauthor=False)) / "orion.db")
 
 

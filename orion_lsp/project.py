@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -39,6 +38,10 @@ def derive_project_id(root: str | os.PathLike[str]) -> str:
 
 def _configured_id(real: Path) -> str | None:
     cfg = real / ".orion" / "config.toml"
+    if not cfg.is_file():
+        return None
+    import tomllib  # only when a config exists: keeps start-up lean
+
     try:
         with cfg.open("rb") as fh:
             data = tomllib.load(fh)

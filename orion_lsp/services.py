@@ -3,23 +3,29 @@
 Both front ends (the language server and the `orion` CLI) get their parts
 from `open_services`, so a turn in the terminal and a turn in the editor run
 the same code against the same database. Nothing here runs at import time.
+
+Two halves: the ledger (database and stores) opens at once; the agent
+(repo map, tools, orchestrator) is built by `build_agent`. The server builds
+it right after answering `initialize`, which keeps start-up close to a bare
+pygls server; a turn that arrives earlier simply awaits it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .agent.model import LiteLLMModel, Model
-from .agent.model_cache import ModelInfoCache
-from .agent.orchestrator import ToolOrchestrator
-from .agent.protocols import ContextProvider, TurnEndCheck
-from .agent.tools.base import Tool
-from .agent.tools.registry import default_tools
 from .config import Settings
 from .redact import Redactor
 from .storage import ChatStore, Database, HistoryLoader, StorageError, TraceStore
+
+if TYPE_CHECKING:
+    from .agent.model import Model
+    from .agent.orchestrator import ToolOrchestrator
+    from .agent.protocols import ContextProvider, TurnEndCheck
+    from .agent.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +40,12 @@ class Services:
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
     orchestrator: ToolOrchestrator | None = None
-    context: Any = None  # orion_lsp.context service, when available
+    context: Any = None  # orion_lsp.context.provider.RepoContext, when built
     tools: list[Tool] = field(default_factory=list)
     cache_db: Database | None = None
+    with_repo_map: bool = True
+    extra_tools: list[Tool] = field(default_factory=list)
+    _build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def require_db(self) -> Database:
         """The database, or the start-up StorageError raised again (fail loud)."""
@@ -48,8 +57,22 @@ class Services:
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
-        assert self.orchestrator is not None
+        if self.orchestrator is None:
+            raise RuntimeError("the agent is not built yet (await Services.agent())")
         return self.orchestrator
+
+    async def agent(self) -> ToolOrchestrator:
+        """The orchestrator, built on first use."""
+        self.require_db()
+        await self.build_agent()
+        return self.require_orchestrator()
+
+    async def build_agent(self) -> None:
+        if self.orchestrator is not None or self.db is None:
+            return
+        async with self._build_lock:
+            if self.orchestrator is None:
+                await _build_agent(self)
 
     def update_settings(self, settings: Settings) -> None:
         self.redactor.add_secret(settings.api_key)
@@ -64,10 +87,85 @@ class Services:
 
 
 def make_model(settings: Settings, redactor: Redactor) -> Model:
+    from .agent.model import LiteLLMModel
+
     return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
 
 
+async def open_services(
+    settings: Settings,
+    *,
+    redactor: Redactor | None = None,
+    context: ContextProvider | None = None,
+    extra_tools: list[Tool] | None = None,
+    with_repo_map: bool = True,
+    eager: bool = True,
+) -> Services:
+    """Open the database and wire the parts. A database that cannot be opened
+    does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
+    redactor = redactor or Redactor.from_environment()
+    redactor.add_secret(settings.api_key)
+    services = Services(
+        settings=settings,
+        redactor=redactor,
+        context=context,
+        with_repo_map=with_repo_map,
+        extra_tools=list(extra_tools or []),
+    )
+    try:
+        services.db = await Database.open(settings.database_path, redactor=redactor)
+    except StorageError as exc:
+        # Not logged as an error here: every use raises it to the user (fail loud).
+        log.info("%s", exc)
+        services.db_error = exc
+        return services
+    db = services.db
+    services.chats = ChatStore(db)
+    services.traces = TraceStore(db)
+    services.history = HistoryLoader(db)
+    if eager:
+        await services.build_agent()
+    return services
+
+
+async def _build_agent(services: Services) -> None:
+    from .agent.model_cache import ModelInfoCache
+    from .agent.orchestrator import ToolOrchestrator
+
+    settings = services.settings
+    if services.context is None and services.with_repo_map:
+        from .context.cache import SqliteTagCache
+        from .context.provider import RepoContext
+
+        # The tag cache may degrade to memory (it is a cache); the ledger never
+        # does. Its own connection keeps bulk cache writes off the ledger's lock,
+        # and ledger fault injection (ORION_FAULT_STORAGE) off the cache.
+        try:
+            services.cache_db = await Database.open(settings.database_path)
+            services.cache_db.fault_hook = None
+            services.context = RepoContext(SqliteTagCache(services.cache_db))
+        except StorageError as exc:
+            log.warning("repo map cache unavailable, using memory: %s", exc)
+            services.context = RepoContext(None)
+    services.tools = _tools(services.context) + services.extra_tools
+    assert services.chats and services.traces and services.history
+    services.orchestrator = ToolOrchestrator(
+        settings=lambda: services.settings,
+        model_factory=lambda s: make_model(s, services.redactor),
+        tools=services.tools,
+        chats=services.chats,
+        traces=services.traces,
+        history=services.history,
+        redactor=services.redactor,
+        context=services.context,
+        model_cache=ModelInfoCache(services.cache_db),
+        end_checks=[_claim_check(services.context)],
+    )
+
+
 def _tools(context: Any) -> list[Tool]:
+    from .agent.tools.registry import default_tools
+
     if context is None:
         return default_tools()
     from .context.tools import FindSymbolTool, tree_sitter_symbols
@@ -80,58 +178,3 @@ def _claim_check(context: Any) -> TurnEndCheck:
     from .agent.claims import ClaimCheck
 
     return ClaimCheck(getattr(context, "index_for", None))
-
-
-async def open_services(
-    settings: Settings,
-    *,
-    redactor: Redactor | None = None,
-    context: ContextProvider | None = None,
-    extra_tools: list[Tool] | None = None,
-    with_repo_map: bool = True,
-) -> Services:
-    """Open the database and wire the parts. A database that cannot be opened
-    does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
-    redactor = redactor or Redactor.from_environment()
-    redactor.add_secret(settings.api_key)
-    services = Services(settings=settings, redactor=redactor, context=context)
-    try:
-        services.db = await Database.open(settings.database_path, redactor=redactor)
-    except StorageError as exc:
-        # Not logged as an error here: every use raises it to the user (fail loud).
-        log.info("%s", exc)
-        services.db_error = exc
-        return services
-    db = services.db
-    services.chats = ChatStore(db)
-    services.traces = TraceStore(db)
-    services.history = HistoryLoader(db)
-    if context is None and with_repo_map:
-        from .context.cache import SqliteTagCache
-        from .context.provider import RepoContext
-
-        # The tag cache may degrade to memory (it is a cache); the ledger never
-        # does. Its own connection keeps bulk cache writes off the ledger's lock,
-        # and ledger fault injection (ORION_FAULT_STORAGE) off the cache.
-        try:
-            services.cache_db = await Database.open(settings.database_path)
-            services.cache_db.fault_hook = None
-            context = RepoContext(SqliteTagCache(services.cache_db))
-        except StorageError as exc:
-            log.warning("repo map cache unavailable, using memory: %s", exc)
-            context = RepoContext(None)
-        services.context = context
-    services.tools = _tools(services.context) + list(extra_tools or [])
-    services.orchestrator = ToolOrchestrator(
-        settings=lambda: services.settings,
-        model_factory=lambda s: make_model(s, services.redactor),
-        tools=services.tools,
-        chats=services.chats,
-        traces=services.traces,
-        history=services.history,
-        redactor=redactor,
-        context=context,
-        model_cache=ModelInfoCache(services.cache_db),
-        end_checks=[_claim_check(services.context)],
-    )
-    return services

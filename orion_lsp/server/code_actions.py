@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from ..agent.turn import TurnRequest
-from ..context.languages import language_for_path, parser
 from ..project import uri_to_path
 from .arguments import Range, parse_range, single_object
 from .errors import InvalidArguments
@@ -36,6 +35,20 @@ if TYPE_CHECKING:
     from .server import OrionLanguageServer
 
 log = logging.getLogger(__name__)
+
+
+# tree-sitter and its grammars load on the first code action, not at server start.
+def language_for_path(path: str) -> str | None:
+    from ..context.languages import language_for_path as find
+
+    return find(path)
+
+
+def parser(lang: str) -> Any:
+    from ..context.languages import parser as make
+
+    return make(lang)
+
 
 COMMAND = "orion.codeAction"
 ACTIONS = ("explain", "fix", "docstring", "tests")

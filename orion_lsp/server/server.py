@@ -57,9 +57,7 @@ class OrionLanguageServer(LanguageServer):
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.handlers = CommandHandlers(self)
         self.indexer = Indexer(self)
-        self.turns = TurnRunner(
-            self, lambda: self.services.require_orchestrator(), self.redactor, self.show_error
-        )
+        self.turns = TurnRunner(self, lambda: self.services.agent(), self.redactor, self.show_error)
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -109,7 +107,7 @@ class OrionLanguageServer(LanguageServer):
         except SettingsError as exc:
             self.show_error(f"Orion settings error: {exc}; using defaults")
             settings = load_settings(None, None, self._environ)
-        opened = await open_services(settings, redactor=self.redactor)
+        opened = await open_services(settings, redactor=self.redactor, eager=False)
         self.services = opened
         if opened.db_error is not None:
             self._pending_start_error = str(opened.db_error)
@@ -125,6 +123,9 @@ class OrionLanguageServer(LanguageServer):
             self.show_error(self._pending_start_error)
         self.spawn(self._warm_model_client())
         await self.refresh_configuration()
+        # The agent half (repo map, tools, orchestrator) is built now, after the
+        # initialize response, so start-up stays close to a bare pygls server.
+        await self.services.build_agent()
         await self.indexer.start(self.projects.projects)
 
     async def refresh_configuration(self) -> None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from ..agent.orchestrator import ToolOrchestrator
 from ..agent.turn import ERROR, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
@@ -26,6 +25,8 @@ from .errors import to_rpc_error
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
+    from ..agent.orchestrator import ToolOrchestrator
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +34,7 @@ class TurnRunner:
     def __init__(
         self,
         server: LanguageServer,
-        orchestrator: Callable[[], ToolOrchestrator],
+        orchestrator: Callable[[], Awaitable[ToolOrchestrator]],
         redactor: Redactor,
         show_error: Callable[[str], None],
     ) -> None:
@@ -56,7 +57,7 @@ class TurnRunner:
     async def run(
         self, req: TurnRequest, *, work_done_token: Any = None, detach: bool = False
     ) -> dict[str, Any]:
-        orchestrator = self._orchestrator()  # raises the start-up StorageError, if any
+        orchestrator = await self._orchestrator()  # raises the start-up StorageError, if any
         token = await self._progress_token(req.turn_id, work_done_token)
         sink = EditorSink(self._server, self._redact, token)
         task = asyncio.create_task(self._run(orchestrator, req, sink), name=f"turn-{req.turn_id}")

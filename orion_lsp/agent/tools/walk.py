@@ -14,8 +14,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 from .paths import is_inside
 
@@ -49,6 +51,8 @@ def _load_gitignore(dir_real: str) -> pathspec.GitIgnoreSpec | None:
             return None
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read(256_000).splitlines()
+        import pathspec  # ~10 ms: off the server's start-up path
+
         return pathspec.GitIgnoreSpec.from_lines(lines)
     except (OSError, ValueError) as exc:  # unreadable or malformed: no rules from it
         log.debug("ignoring unreadable .gitignore in %s: %s", dir_real, exc)
@@ -159,4 +163,6 @@ def glob_matcher(glob: str) -> pathspec.GitIgnoreSpec:
     """A gitignore-style glob: `*.py` matches at any depth, `src/*.py` is anchored."""
     # GitIgnoreSpec exists from pathspec 0.10 through 1.x; the "gitwildmatch"
     # factory name is deprecated in 1.x.
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines([glob])
