@@ -225,8 +225,14 @@ def _event_line(type: str, p: dict[str, Any]) -> str:
     if type == "tool_result":
         return f"{p.get('name')} ok={p.get('ok')} {_short(p.get('summary'), 80)}"
     if type == "turn_end":
-        extra = f" error={_short(p.get('error'), 100)}" if p.get("error") else ""
-        return f"status={p.get('status')} steps={p.get('steps')} {p.get('durationMs')}ms{extra}"
+        parts = [f"status={p.get('status')}"]
+        if p.get("steps") is not None:
+            parts.append(f"steps={p['steps']}")
+        if p.get("durationMs") is not None:
+            parts.append(f"{p['durationMs']}ms")
+        if p.get("error"):
+            parts.append(f"error={_short(p.get('error'), 100)}")
+        return " ".join(parts)
     return _short(p, 100)
 
 

@@ -89,6 +89,8 @@ class _Turn:
         self.steps = 0
         self.started = time.monotonic()
         self.critic: dict[str, Any] | None = None
+        self.user_stored = False
+        self.assistant_stored = False
 
     @property
     def text(self) -> str:
@@ -165,6 +167,7 @@ class ToolOrchestrator:
                 },
             )
             await self._chats.add(pid, tid, "user", req.prompt)
+            turn.user_stored = True
             status = await self._loop(turn, model, messages, ctx, sink, settings, plan)
             if status == COMPLETED:
                 end_extra = await self._run_end_checks(turn, ctx, sink)
@@ -194,7 +197,11 @@ class ToolOrchestrator:
             outcome.extra = end_extra
             if storage_failed:
                 await self._record_end_after_storage_error(req, turn, outcome)
-        await self._finish(req, turn, outcome)
+        try:
+            await self._finish(req, turn, outcome)
+        except StorageError:
+            await self._record_end_after_storage_error(req, turn, outcome)
+            raise
         if raise_after is not None:
             raise raise_after
         return outcome
@@ -466,17 +473,26 @@ class ToolOrchestrator:
             return ContextBlock(text="", stats={"repoMap": "failed"})
 
     async def _finish(self, req: TurnRequest, turn: _Turn, outcome: TurnOutcome) -> None:
-        await self._chats.add(req.project.project_id, req.turn_id, "assistant", outcome.answer)
+        if not turn.assistant_stored:
+            await self._chats.add(req.project.project_id, req.turn_id, "assistant", outcome.answer)
+            turn.assistant_stored = True
         await self._event(req, "turn_end", _end_payload(turn, outcome))
 
     async def _record_end_after_storage_error(
         self, req: TurnRequest, turn: _Turn, outcome: TurnOutcome
     ) -> None:
-        # The turn already failed loudly; try once to leave a turn_end so the ledger
-        # shows the turn did not complete. A second failure changes nothing.
+        # The turn already failed loudly (the StorageError goes on to the user). Try
+        # once to close it in the ledger: the assistant row that pairs the stored
+        # user row, and a turn_end that says it did not complete. If the database
+        # is still failing, the next start marks the turn interrupted instead.
         outcome.status = ERROR
         outcome.error = "storage error"
         try:
+            if turn.user_stored and not turn.assistant_stored:
+                await self._chats.add(
+                    req.project.project_id, req.turn_id, "assistant", outcome.answer
+                )
+                turn.assistant_stored = True
             await self._event(req, "turn_end", _end_payload(turn, outcome))
         except StorageError:
             pass

@@ -132,13 +132,6 @@ def test_every_storage_call_failing_once_and_for_good(
         print(json.dumps(o))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "orchestrator: a failed assistant-row or turn_end write leaves the turn without "
-        "turn_end, and a fault after the user row leaves no assistant row (issue 7 report)"
-    ),
-)
 @pytest.mark.parametrize("k", [5, 9, 10])
 def test_a_turn_failed_by_storage_is_closed_in_trace_and_history(
     start_server: Starter, tmp_path: Path, workspace: Path, k: int
