@@ -4,7 +4,6 @@ and the scripted model server; collects everything the client receives."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from dataclasses import dataclass, field

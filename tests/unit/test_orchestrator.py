@@ -16,7 +16,7 @@ from orion_lsp.agent.turn import TurnRequest
 from orion_lsp.config import Settings
 from orion_lsp.project import Project
 from orion_lsp.services import Services, open_services
-from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
+from orion_lsp.testing import ScriptedModelServer, ScriptedReply
 
 
 class Collect:
