@@ -286,6 +286,10 @@ class RepoIndex:
         """An editor buffer's text (didOpen/didChange/didSave): re-tag it now."""
         if not self.indexable(rel_path):
             return
+        if len(text) > 1_000_000:  # too big either way: skip the encode of a huge buffer
+            self._gen[rel_path] = self._gen.get(rel_path, 0) + 1
+            self._drop(rel_path)
+            return
         lang = language_for_path(rel_path)
         data = text.encode("utf-8", "surrogatepass")
         self._gen[rel_path] = self._gen.get(rel_path, 0) + 1

@@ -26,6 +26,7 @@ from ..redact import Redactor
 from ..services import Services, open_services
 from ..storage import StorageError
 from .commands import COMMANDS, CommandHandlers
+from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
 from .turns import TurnRunner
@@ -61,6 +62,7 @@ class OrionLanguageServer(LanguageServer):
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._parent_watch: asyncio.Future[Any] | None = None
         for name in COMMANDS:
             # Registered so `initialize` advertises them; OrionProtocol dispatches.
             self.command(name)(_advertised_only)
@@ -95,6 +97,7 @@ class OrionLanguageServer(LanguageServer):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def on_initialize(self, params: lsp.InitializeParams) -> None:
+        self._use_line_indexed_documents()
         self._init_options = (
             params.initialization_options
             if isinstance(params.initialization_options, dict)
@@ -115,7 +118,9 @@ class OrionLanguageServer(LanguageServer):
             self._pending_start_error = None
             await self._close_interrupted_turns()
         if params.process_id:
-            self.spawn(self._watch_parent(params.process_id))
+            # Not in `_background`: it must outlive `shutdown` (a client may die
+            # between shutdown and exit).
+            self._parent_watch = asyncio.ensure_future(self._watch_parent(params.process_id))
 
     async def on_initialized(self) -> None:
         if self._pending_start_error:
@@ -151,6 +156,16 @@ class OrionLanguageServer(LanguageServer):
             log.warning("databasePath changed in configuration; takes effect after a restart")
             settings = _keep_db(settings, self.services.settings)
         self.services.update_settings(settings)
+
+    def _use_line_indexed_documents(self) -> None:
+        """Large buffers stay cheap to edit (documents.py says why)."""
+        ws = self.protocol.workspace
+        self.protocol._workspace = LineIndexedWorkspace(  # type: ignore[attr-defined]
+            ws.root_uri,
+            ws._sync_kind,  # type: ignore[attr-defined]
+            list(ws.folders.values()),
+            ws.position_encoding,
+        )
 
     async def on_shutdown(self) -> None:
         await self.turns.cancel_all()

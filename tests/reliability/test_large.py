@@ -13,8 +13,6 @@ import random
 import time
 from pathlib import Path
 
-import pytest
-
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
 from .conftest import Starter, server_env
@@ -34,14 +32,6 @@ def _big_python(n_bytes: int) -> str:
     return "".join(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pygls 2.1 applies each incremental change by splitting and rejoining the whole "
-        "document in Python (~60 ms per edit of a 10 MB buffer here), so orion.status waits "
-        "behind queued edits (p95 ~650-750 ms). Needs a line-list TextDocument (issue 7 report)."
-    ),
-)
 def test_10mb_document_under_1000_edits_while_status_is_polled(
     start_server: Starter, workspace: Path, db_path: Path
 ) -> None:
