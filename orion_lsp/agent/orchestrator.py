@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Settings
@@ -23,20 +22,19 @@ from .messages import (
     assistant_tool_message,
     build_messages,
     cap_output,
-    system_prompt,
     tool_message,
 )
 from .model import Model, ModelError, parse_arguments
 from .model_cache import ModelInfoCache
 from .model_info import FitReport, ollama_extra_params
 from .model_step import StepRequest, StepResult, StepTimeout, call_model
-from .prompt_budget import WindowFinder, fit_turn, map_budget
+from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
-from .textcalls import text_tool_instructions
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
 from .tools.registry import run_tool, tool_specs
 from .turn import CANCELLED, COMPLETED, ERROR, MAX_STEPS, TurnOutcome, TurnRequest
+from .turn_plan import PromptTooLarge, TurnPlan
 
 log = logging.getLogger(__name__)
 
@@ -48,34 +46,6 @@ REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
 
 class TurnTimeout(Exception):
     pass
-
-
-class PromptTooLarge(Exception):
-    def __init__(self, report: FitReport) -> None:
-        super().__init__(
-            f"the prompt needs about {report.tokens_after} tokens but the model's context "
-            f"window is {report.window} (with {report.reserve_for_reply} kept for the reply), "
-            "even without history and the repo map; shorten the prompt or selection"
-        )
-        self.report = report
-
-
-@dataclass
-class _Plan:
-    """How this turn talks to its model, decided once before the first call."""
-
-    mode: str  # native | text
-    window: int | None
-    context: ContextBlock
-    specs: list[dict[str, Any]]
-    system_without_map: str
-    extra_system: str = ""
-    map_in_prompt: bool = True
-    critic: bool = True
-
-
-def _no_tools(plan: _Plan) -> _Plan:
-    return replace(plan, specs=[], critic=False)
 
 
 class _Turn:
@@ -214,7 +184,7 @@ class ToolOrchestrator:
         ctx: ToolContext,
         sink: TurnSink,
         settings: Settings,
-        plan: _Plan,
+        plan: TurnPlan,
     ) -> str:
         tid = turn.req.turn_id
         deadline = turn.started + settings.turn_timeout_s
@@ -227,7 +197,7 @@ class ToolOrchestrator:
                 raise TurnTimeout(f"Orion turn time limit reached ({settings.turn_timeout_s} s)")
             await sink.progress(tid, f"Asking {model.name} (step {turn.steps + 1})")
             try:
-                sent, fit = self._fit(messages, current, plan)
+                sent, fit = plan.fit(messages, current)
             except PromptTooLarge as exc:
                 await self._event(
                     turn.req,
@@ -261,23 +231,6 @@ class ToolOrchestrator:
                     tool_message(call.id, call.name, result_.content, text_mode=plan.mode == TEXT)
                 )
 
-    def _fit(
-        self, messages: list[dict[str, Any]], current: int, plan: _Plan
-    ) -> tuple[list[dict[str, Any]], FitReport | None]:
-        if plan.window is None:
-            return messages, None
-        fitted, report = fit_turn(messages, current, plan.window)
-        if report.over_by > 0 and plan.map_in_prompt:
-            # History alone was not enough: leave the repo map out (recorded in the trace).
-            messages[0] = {"role": "system", "content": plan.system_without_map}
-            plan.map_in_prompt = False
-            fitted, report = fit_turn(messages, current, plan.window)
-        if report.over_by > 0:
-            # Sending it anyway would be cut by the server (llama.cpp answers an empty
-            # reply, Ollama truncates): say so instead.
-            raise PromptTooLarge(report)
-        return fitted, report
-
     async def _step(
         self,
         turn: _Turn,
@@ -285,7 +238,7 @@ class ToolOrchestrator:
         sent: list[dict[str, Any]],
         sink: TurnSink,
         remaining: float,
-        plan: _Plan,
+        plan: TurnPlan,
         fit: FitReport | None,
         *,
         mode: str | None = None,
@@ -328,7 +281,7 @@ class ToolOrchestrator:
         messages: list[dict[str, Any]],
         sink: TurnSink,
         settings: Settings,
-        plan: _Plan,
+        plan: TurnPlan,
         deadline: float,
     ) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
@@ -360,9 +313,9 @@ class ToolOrchestrator:
         messages.append({"role": "assistant", "content": turn.text})
         messages.append({"role": "user", "content": revision_prompt(verdict)})
         await self._say(turn, sink, REVISION_HEADER)
-        sent, fit = self._fit(messages, len(messages) - 1, plan)
+        sent, fit = plan.fit(messages, len(messages) - 1)
         # The revision answers in text: no further tool round-trips.
-        await self._step(turn, model, sent, sink, remaining, _no_tools(plan), fit)
+        await self._step(turn, model, sent, sink, remaining, plan.without_tools(), fit)
 
     async def _run_tool(
         self,
@@ -432,7 +385,7 @@ class ToolOrchestrator:
                 await sink.delta(turn.req.turn_id, result.note)
         return extra
 
-    async def _plan(self, req: TurnRequest, model: Model, settings: Settings) -> _Plan:
+    async def _plan(self, req: TurnRequest, model: Model, settings: Settings) -> TurnPlan:
         mode = await toolmode.resolve(
             settings.tool_mode, model.name, model.api_base, self._model_cache
         )
@@ -441,18 +394,7 @@ class ToolOrchestrator:
             # Ollama silently truncates to its default num_ctx unless told the window.
             model.add_params(ollama_extra_params(model.name, window))
         context = await self._build_context(req, map_budget(settings.context_tokens, window))
-        specs = tool_specs(list(self._tools.values()))
-        extra_system = text_tool_instructions(specs) if mode == TEXT else ""
-        plan = _Plan(
-            mode=mode,
-            window=window,
-            context=context,
-            specs=specs,
-            system_without_map=system_prompt(req, ContextBlock(text=""), extra_system),
-            extra_system=extra_system,
-            map_in_prompt=bool(context.text),
-        )
-        return plan
+        return TurnPlan.build(req, mode, window, context, tool_specs(list(self._tools.values())))
 
     async def _build_context(self, req: TurnRequest, budget_tokens: int) -> ContextBlock:
         if self._context is None or budget_tokens <= 0:
