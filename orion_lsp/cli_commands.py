@@ -162,15 +162,7 @@ async def cmd_history(services: Services, args: Any) -> int:
         print_json(
             {
                 "projectId": args.project_id,
-                "messages": [
-                    {
-                        "role": m.role,
-                        "content": m.content,
-                        "turnId": m.turn_id,
-                        "createdAt": m.created_at,
-                    }
-                    for m in messages
-                ],
+                "messages": [m.to_wire() for m in messages],
             }
         )
         return EXIT_OK

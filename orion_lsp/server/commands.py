@@ -69,15 +69,7 @@ class CommandHandlers:
         messages = await services.history.last(project.project_id, limit)
         return {
             "projectId": project.project_id,
-            "messages": [
-                {
-                    "role": m.role,
-                    "content": m.content,
-                    "turnId": m.turn_id,
-                    "createdAt": m.created_at,
-                }
-                for m in messages
-            ],
+            "messages": [m.to_wire() for m in messages],
         }
 
     async def status(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:

@@ -37,6 +37,15 @@ class ChatMessage:
             created_at=row["created_at"],
         )
 
+    def to_wire(self) -> dict[str, str]:
+        """The shape `orion.history` and `orion history --json` show (CONTRACT)."""
+        return {
+            "role": self.role,
+            "content": self.content,
+            "turnId": self.turn_id,
+            "createdAt": self.created_at,
+        }
+
 
 class ChatStore:
     def __init__(self, db: Database) -> None:

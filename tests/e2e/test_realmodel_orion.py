@@ -14,7 +14,7 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from tests.e2e.test_realmodel import smollm2  # noqa: F401  (module-scoped server fixture)
-from tests.lsp.harness import start_session
+from tests.lsp.harness import rows, start_session
 
 pytestmark = [pytest.mark.realmodel]
 
@@ -23,14 +23,6 @@ def env_for(base: str, db: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_")}
     env.update(ORION_MODEL="openai/smollm2", ORION_API_BASE=base, ORION_DB=str(db))
     return env
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 async def _wait_until_idle(base: str) -> None:

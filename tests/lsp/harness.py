@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,15 @@ class Session:
             )
         )
         return uri
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Read the server's database from outside, as another process would."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
 
 
 def model_env(model: ScriptedModelServer, db: Path, **extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,7 @@ from pygls.exceptions import JsonRpcException
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import API_KEY, Session, model_env, start_session
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
+from .harness import API_KEY, Session, model_env, rows, start_session
 
 
 async def test_turn_with_tool_call_streams_and_stores(session: Session, model: ScriptedModelServer):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any, Union
 
@@ -18,7 +17,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import Session, model_env, start_session
+from .harness import Session, model_env, rows, start_session
 
 SHOP = (
     "def price(qty, unit):\n"
@@ -42,14 +41,6 @@ DIAG = lsp.Diagnostic(
     source="pyflakes",
     code="F821",
 )
-
-
-def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def trace(db: Path, turn_id: str) -> list[tuple[str, dict[str, Any]]]:
