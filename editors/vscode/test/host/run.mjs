@@ -209,7 +209,7 @@ async function ui(tmp, base, browser) {
   const broken = makeWorkspace(tmp, "ws-broken-db", { "orion.apiBase": model.url, "orion.databasePath": garbageDb });
   const page = await browser.newPage();
   try {
-    await runUi({ page, base, ws, broken, garbageDb, images: path.join(REPO, "docs/images"), log, debugDir: tmp });
+    await runUi({ page, base, ws, broken, garbageDb, images: process.env.ORION_SCREENSHOTS_DIR || path.join(tmp, "screenshots"), log, debugDir: tmp });
     log("ok   UI smoke test");
     return 0;
   } catch (err) {

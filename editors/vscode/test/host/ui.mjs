@@ -1,7 +1,7 @@
 // UI smoke test: the packaged extension in code-server, driven like a person
 // would through Chromium: set the API key, ask in the Orion Chat view and watch
 // the answer stream in, apply a code action's edit, and see a storage error.
-// Captures the screenshots the docs use (docs/images/vscode-*.png).
+// Captures screenshots (into a temp dir; ORION_SCREENSHOTS_DIR=docs/images refreshes the docs' ones).
 import * as fs from "node:fs";
 import * as path from "node:path";
 
