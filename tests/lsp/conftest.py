@@ -8,19 +8,12 @@ import pytest_asyncio
 
 from orion_lsp.testing import ScriptedModelServer
 
-from .harness import Session, start_session
+from .harness import Session, make_workspace, start_session
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    (ws / "pkg").mkdir(parents=True)
-    (ws / "pkg" / "__init__.py").write_text("")
-    (ws / "pkg" / "greet.py").write_text(
-        'def greet(name):\n    """Say hello."""\n    return f"Hello, {name}!"\n'
-    )
-    (ws / "README.md").write_text("# demo\n")
-    return ws
+    return make_workspace(tmp_path)
 
 
 @pytest.fixture

@@ -65,6 +65,18 @@ class Session:
         return uri
 
 
+def make_workspace(root: Path) -> Path:
+    """A small Python project: pkg/greet.py with one documented function, a README."""
+    ws = root / "ws"
+    (ws / "pkg").mkdir(parents=True, exist_ok=True)
+    (ws / "pkg" / "__init__.py").write_text("")
+    (ws / "pkg" / "greet.py").write_text(
+        'def greet(name):\n    """Say hello."""\n    return f"Hello, {name}!"\n'
+    )
+    (ws / "README.md").write_text("# demo\n")
+    return ws
+
+
 def rows(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
     """Read the server's database from outside, as another process would."""
     con = sqlite3.connect(db)

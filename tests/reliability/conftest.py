@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply
+from tests.lsp.harness import make_workspace
 
 from .rawclient import RawServer
 from .zygote import ZygoteClient
@@ -47,17 +48,6 @@ def server_env(model: ScriptedModelServer | None, db: Path | str, **extra: str) 
         env.update(ORION_MODEL=model.model, ORION_API_BASE=model.base_url)
     env.update(extra)
     return env
-
-
-def make_workspace(root: Path) -> Path:
-    ws = root / "ws"
-    (ws / "pkg").mkdir(parents=True, exist_ok=True)
-    (ws / "pkg" / "__init__.py").write_text("")
-    (ws / "pkg" / "greet.py").write_text(
-        'def greet(name):\n    """Say hello."""\n    return f"Hello, {name}!"\n'
-    )
-    (ws / "README.md").write_text("# demo\n")
-    return ws
 
 
 @pytest.fixture
