@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from orion_lsp.agent.tools.fakes import make_context
 from orion_lsp.context.cli import repomap_main
 from orion_lsp.context.provider import RepoContext
 from orion_lsp.context.tools import context_tools
 from orion_lsp.project import project_for
+from orion_lsp.testing.fakes import make_context
 
 FIXTURE_REPO = Path(__file__).parent.parent / "fixtures" / "repomap" / "repo"
 

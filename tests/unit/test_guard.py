@@ -12,9 +12,9 @@ from orion_lsp.agent.guard import EditRefused, allow_sensitive_from_env, sensiti
 from orion_lsp.agent.tools.base import FileEdit, OpenDocument
 from orion_lsp.agent.tools.disk_applier import DiskEditApplier
 from orion_lsp.agent.tools.edit import CreateFileTool, EditFileTool
-from orion_lsp.agent.tools.fakes import make_context
 from orion_lsp.agent.tools.read import ReadFileTool
 from orion_lsp.server.editor_io import LspEditApplier
+from orion_lsp.testing.fakes import make_context
 
 
 @pytest.mark.parametrize(

@@ -17,21 +17,7 @@ from orion_lsp.config import Settings
 from orion_lsp.project import Project
 from orion_lsp.services import Services, open_services
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.deltas: list[str] = []
-        self.tools: list[tuple[str, str, bool | None]] = []
-
-    async def delta(self, turn_id: str, text: str) -> None:
-        self.deltas.append(text)
-
-    async def tool_event(self, turn_id: str, type: str, name: str, ok: bool | None, summary: str) -> None:
-        self.tools.append((type, name, ok))
-
-    async def progress(self, turn_id: str, message: str) -> None:
-        return None
+from orion_lsp.testing.fakes import RecordingSink
 
 
 @pytest.fixture
@@ -61,10 +47,12 @@ async def services(tmp_path: Path, model: ScriptedModelServer) -> AsyncIterator[
     await s.close()
 
 
-async def run(services: Services, project: Project, prompt: str, **settings: Any) -> tuple[Any, Collect]:
+async def run(
+    services: Services, project: Project, prompt: str, **settings: Any
+) -> tuple[Any, RecordingSink]:
     if settings:
         services.update_settings(replace(services.settings, **settings))
-    sink = Collect()
+    sink = RecordingSink()
     outcome = await services.require_orchestrator().run(
         TurnRequest(project=project, prompt=prompt),
         sink,
@@ -79,7 +67,9 @@ async def events(services: Services, project: Project, turn_id: str) -> list[Any
     return await services.traces.events(project.project_id, turn_id)
 
 
-FENCED_CALL = 'Let me look.\n```tool_call\n{"name": "read_file", "arguments": {"path": "calc.py"}}\n```\n'
+FENCED_CALL = (
+    'Let me look.\n```tool_call\n{"name": "read_file", "arguments": {"path": "calc.py"}}\n```\n'
+)
 
 
 async def test_text_tool_mode_parses_calls_and_hides_them(services, project, model):
@@ -116,15 +106,21 @@ async def test_length_cut_is_said(services, project, model):
     outcome, _ = await run(services, project, "explain everything")
     assert outcome.answer.startswith("A long answer that was cut")
     assert "output length limit" in outcome.answer
-    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    llm = [
+        e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"
+    ]
     assert llm[0]["finishReason"] == "length"
 
 
 async def test_server_error_is_retried_and_each_attempt_recorded(services, project, model):
-    model.push(ScriptedReply(status=503, error_message="loading model"), ScriptedReply(text="ok now"))
+    model.push(
+        ScriptedReply(status=503, error_message="loading model"), ScriptedReply(text="ok now")
+    )
     outcome, _ = await run(services, project, "hi")
     assert outcome.status == "completed" and outcome.answer == "ok now"
-    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    llm = [
+        e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"
+    ]
     assert len(llm) == 2 and llm[0]["willRetry"] is True and "error" in llm[0]
     assert llm[1]["attempt"] == 2
 
@@ -157,7 +153,9 @@ async def test_critic_asks_for_one_revision(services, project, model):
 
 
 async def test_critic_down_does_not_fail_the_turn(services, project, model):
-    model.push(ScriptedReply(text="An answer."), ScriptedReply(status=500, error_message="critic crashed"))
+    model.push(
+        ScriptedReply(text="An answer."), ScriptedReply(status=500, error_message="critic crashed")
+    )
     outcome, _ = await run(services, project, "q", critic_model=model.model)
     assert outcome.status == "completed" and outcome.answer.startswith("An answer.")
     evs = await events(services, project, outcome.turn_id)
@@ -176,5 +174,7 @@ async def test_small_window_drops_oldest_history_and_records_it(services, projec
     sent = model.requests[-1]["messages"]
     assert sent[-1]["content"] == "final question"
     assert len(sent) < 1 + 12 + 1  # some history was dropped
-    llm = [e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"]
+    llm = [
+        e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"
+    ]
     assert llm[0]["fit"]["droppedMessages"] > 0 and llm[0]["window"] == 900

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from orion_lsp.agent.tools import DiskEditApplier, default_tools, run_tool
 from orion_lsp.agent.tools.base import ToolContext, ToolResult
-from orion_lsp.agent.tools.fakes import MemoryDocuments
+from orion_lsp.testing.fakes import MemoryDocuments
 
 CANARY = "CANARY-d41c9e7b-do-not-leak"
 CANARY_HASH = hashlib.sha256(f"{CANARY}\n".encode()).hexdigest()

@@ -11,9 +11,9 @@ import pytest
 from orion_lsp.agent.tools.base import FileEdit, ToolContext
 from orion_lsp.agent.tools.disk_applier import DiskEditApplier
 from orion_lsp.agent.tools.edit import CreateFileTool, EditFileTool
-from orion_lsp.agent.tools.fakes import MemoryDocuments, RecordingApplier, make_context
 from orion_lsp.agent.tools.read import ReadFileTool
 from orion_lsp.agent.tools.textfile import text_hash
+from orion_lsp.testing.fakes import MemoryDocuments, RecordingApplier, make_context
 
 
 @pytest.fixture()

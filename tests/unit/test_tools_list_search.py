@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from orion_lsp.agent.tools import listing, search
-from orion_lsp.agent.tools.fakes import MemoryDocuments, make_context
 from orion_lsp.agent.tools.listing import ListFilesTool
 from orion_lsp.agent.tools.search import SearchTool
 from orion_lsp.agent.tools.symbols import SymbolsTool, regex_symbols
+from orion_lsp.testing.fakes import MemoryDocuments, make_context
 
 
 @pytest.fixture()

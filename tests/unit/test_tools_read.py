@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orion_lsp.agent.tools.fakes import MemoryDocuments, make_context
 from orion_lsp.agent.tools.read import ReadFileTool
 from orion_lsp.agent.tools.textfile import MAX_READ_BYTES, text_hash
+from orion_lsp.testing.fakes import MemoryDocuments, make_context
 
 
 @pytest.fixture()

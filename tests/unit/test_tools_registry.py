@@ -11,7 +11,7 @@ import pytest
 
 from orion_lsp.agent.tools import default_tools, run_tool, tool_specs
 from orion_lsp.agent.tools.base import ToolContext, ToolResult
-from orion_lsp.agent.tools.fakes import make_context
+from orion_lsp.testing.fakes import make_context
 
 CONTRACT_TOOLS = {
     "read_file": ({"path"}, {"path", "startLine", "endLine"}),

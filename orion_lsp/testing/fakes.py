@@ -1,4 +1,4 @@
-"""In-memory fakes of the tool seams, for tests (and the owner's ``testing.py``).
+"""In-memory fakes of the tool seams (HOUSE_STYLE habit 3: fakes ship with the package).
 
 ``MemoryDocuments`` stands in for the editor's open buffers and
 ``RecordingApplier`` for ``workspace/applyEdit``: it records every edit and
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import EditApplier, FileEdit, OpenDocument, ToolContext
+from ..agent.tools.base import EditApplier, FileEdit, OpenDocument, ToolContext
 
 
 class MemoryDocuments:
@@ -62,3 +62,23 @@ def make_context(
         applier=applier if applier is not None else RecordingApplier(documents=docs),
         max_output_chars=max_output_chars,
     )
+
+
+class RecordingSink:
+    """A `TurnSink` that keeps what a turn reports (deltas, tool events, progress)."""
+
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.tools: list[tuple[str, str, bool | None]] = []
+        self.progress_messages: list[str] = []
+
+    async def delta(self, turn_id: str, text: str) -> None:
+        self.deltas.append(text)
+
+    async def tool_event(
+        self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
+    ) -> None:
+        self.tools.append((type, name, ok))
+
+    async def progress(self, turn_id: str, message: str) -> None:
+        self.progress_messages.append(message)
