@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .agent.model import ModelError
-from .agent.tools.base import NoDocuments
-from .agent.tools.disk_applier import DiskEditApplier
-from .agent.turn import TurnRequest
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
-from .config import SettingsError, load_settings
-from .project import Project, real_root
-from .services import Services, make_model, open_services
-from .storage import StorageError
+from ..agent.model import ModelError
+from ..agent.tools.base import NoDocuments
+from ..agent.tools.disk_applier import DiskEditApplier
+from ..agent.turn import TurnRequest
+from ..config import SettingsError, load_settings
+from ..project import Project, real_root
+from ..services import Services, make_model, open_services
+from ..storage import StorageError
+from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
 
 
 class TerminalSink:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .logs import setup_logging
+from .. import __version__
+from ..logs import setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
 
@@ -40,7 +40,7 @@ def lsp_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"orion-lsp {__version__}")
     args = parser.parse_args(argv)
     setup_logging(args.log_file, args.log_level)
-    from .server.server import create_language_server
+    from ..server.server import create_language_server
 
     server = create_language_server()
     if args.tcp:
@@ -48,7 +48,7 @@ def lsp_main(argv: list[str] | None = None) -> int:
     else:
         # Our own stdio loop: capped message size, answers to malformed requests,
         # exit at once when stdin closes (orion_lsp/server/stdio.py says why).
-        from .server.stdio import exit_now, serve_stdio
+        from ..server.stdio import exit_now, serve_stdio
 
         exit_now(serve_stdio(server))
     return 0
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "repomap":
         # The repo map has its own parser (orion_lsp.context.cli).
         setup_logging(None, "WARNING")
-        from .context.cli import repomap_main
+        from ..context.cli import repomap_main
 
         return repomap_main(argv[1:])
     parser = build_parser()
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "history" and args.limit < 1:
         print("orion: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    from .cli_commands import run_command
+    from .commands import run_command
 
     try:
         return asyncio.run(run_command(args))
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_project_id(args: Any) -> int:
-    from .project import derive_project_id
+    from ..project import derive_project_id
 
     path = Path(args.dir)
     if not path.is_dir():
@@ -135,7 +135,3 @@ def print_json(obj: Any) -> None:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in ("1", "true", "yes")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

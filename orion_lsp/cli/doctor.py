@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 import sys
 
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_STORAGE
-from .config import Settings
-from .redact import Redactor
-from .storage import Database, StorageError
+from ..config import Settings
+from ..redact import Redactor
+from ..storage import Database, StorageError
+from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE
 
 
 def _line(ok: bool | None, label: str, detail: str) -> None:
@@ -17,7 +17,7 @@ def _line(ok: bool | None, label: str, detail: str) -> None:
 
 
 async def run_doctor(settings: Settings) -> int:
-    from .cli_commands import check_model
+    from .commands import check_model
 
     redactor = Redactor.from_environment()
     redactor.add_secret(settings.api_key)
@@ -55,10 +55,10 @@ async def run_doctor(settings: Settings) -> int:
 
 async def _model_details(settings: Settings, redactor: Redactor) -> None:
     """Context window and tool mode, as a turn would use them (and cached for it)."""
-    from .agent.model_cache import ModelInfoCache
-    from .agent.model_info import context_window_info
-    from .agent.probe import probe_tool_mode
-    from .agent.toolmode import CACHE_KEY
+    from ..agent.model_cache import ModelInfoCache
+    from ..agent.model_info import context_window_info
+    from ..agent.probe import probe_tool_mode
+    from ..agent.toolmode import CACHE_KEY
 
     info = await context_window_info(settings.model, settings.api_base, api_key=settings.api_key)
     if info is None:
@@ -85,7 +85,7 @@ async def _model_details(settings: Settings, redactor: Redactor) -> None:
 
 def _languages() -> list[str]:
     try:
-        from .context.languages import available_languages  # type: ignore[attr-defined]
+        from ..context.languages import available_languages  # type: ignore[attr-defined]
     except ImportError:
         return []
     try:
