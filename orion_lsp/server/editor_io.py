@@ -38,30 +38,35 @@ DENY = "Deny"
 class WorkspaceDocuments:
     def __init__(self, server: LanguageServer) -> None:
         self._server = server
+        # uri -> real path: `search` asks once per file it walks, so resolving every
+        # open document's symlinks on each call would be that many syscalls again.
+        self._real: dict[str, str | None] = {}
 
-    def get(self, path: Path) -> OpenDocument | None:
+    def _open_uri(self, path: Path) -> str | None:
+        """The URI of the open buffer for `path` (reached through any symlink), if any."""
         try:
             docs = self._server.workspace.text_documents
         except RuntimeError:  # not initialized
             return None
         target = os.path.realpath(path)
-        for uri, doc in list(docs.items()):
-            p = uri_to_path(uri)
-            if p is not None and os.path.realpath(p) == target:
-                return OpenDocument(text=doc.source, version=doc.version)
+        for uri in list(docs):
+            if uri not in self._real:
+                p = uri_to_path(uri)
+                self._real[uri] = os.path.realpath(p) if p is not None else None
+            if self._real[uri] == target:
+                return uri
         return None
+
+    def get(self, path: Path) -> OpenDocument | None:
+        uri = self._open_uri(path)
+        if uri is None:
+            return None
+        doc = self._server.workspace.text_documents.get(uri)
+        return OpenDocument(text=doc.source, version=doc.version) if doc is not None else None
 
     def uri_for(self, path: Path) -> str:
         """The URI the editor knows the file by (it may be through a symlink)."""
-        target = os.path.realpath(path)
-        try:
-            for uri in list(self._server.workspace.text_documents):
-                p = uri_to_path(uri)
-                if p is not None and os.path.realpath(p) == target:
-                    return uri
-        except RuntimeError:
-            pass
-        return from_fs_path(str(path)) or path.as_uri()
+        return self._open_uri(path) or from_fs_path(str(path)) or path.as_uri()
 
 
 class EditorSink:
