@@ -105,6 +105,10 @@ class Database:
             _check_existing_file(fs_path, where)
         except OSError as e:
             raise storage_error(where, e, redactor) from e
+        # Registered before connecting (no await since the check): a concurrent
+        # open of the same file in this process must not read its header while
+        # this connection takes its locks.
+        _register_open(fs_path)
         conn = aiosqlite.connect(
             target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
         )
@@ -117,9 +121,9 @@ class Database:
             thread = getattr(conn, "_thread", None)
             if thread is not None:
                 await asyncio.to_thread(thread.join, 5)
+            _unregister_open(fs_path)
             raise storage_error(where, e, redactor) from e
         conn.row_factory = sqlite3.Row
-        _register_open(fs_path)
         db = cls(fs_path, conn, redactor)
         try:
             await db._prepare()
