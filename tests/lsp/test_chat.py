@@ -23,8 +23,11 @@ async def test_turn_with_tool_call_streams_and_stores(session: Session, model: S
         ),
         ScriptedReply(text="`greet` returns a greeting for **name**."),
     )
+    before = sorted(p.relative_to(session.workspace) for p in session.workspace.rglob("*"))
     result = await session.chat("What does greet do?")
     turn_id = result["turnId"]
+    # README: nothing is written into the workspace (no cache, no database, no .orion/).
+    assert sorted(p.relative_to(session.workspace) for p in session.workspace.rglob("*")) == before
     assert result["status"] == "completed"
     assert result["answer"] == "Let me read it. `greet` returns a greeting for **name**."
     assert session.answer_of(turn_id) == result["answer"]
