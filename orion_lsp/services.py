@@ -19,13 +19,22 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .redact import Redactor
-from .storage import ChatStore, Database, HistoryLoader, StorageError, TraceStore
+from .storage import (
+    ChatStore,
+    CheckpointStore,
+    Database,
+    HistoryLoader,
+    StorageError,
+    ThreadStore,
+    TraceStore,
+)
 
 if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
+    from .checkpoints.rewind import Rewinder
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,8 @@ class Services:
     chats: ChatStore | None = None
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
+    threads: ThreadStore | None = None
+    checkpoints: CheckpointStore | None = None
     orchestrator: ToolOrchestrator | None = None
     context: Any = None  # orion_lsp.context.provider.RepoContext, when built
     tools: list[Tool] = field(default_factory=list)
@@ -54,6 +65,18 @@ class Services:
         if self.db is None:
             raise StorageError(self.settings.database_path, "the database is not open")
         return self.db
+
+    def require_threads(self) -> ThreadStore:
+        self.require_db()
+        assert self.threads is not None
+        return self.threads
+
+    def rewinder(self) -> Rewinder:
+        from .checkpoints.rewind import Rewinder
+
+        self.require_db()
+        assert self.checkpoints is not None
+        return Rewinder(self.checkpoints)
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
@@ -123,6 +146,8 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
+    services.threads = ThreadStore(db)
+    services.checkpoints = CheckpointStore(db)
     if eager:
         await services.build_agent()
     return services

@@ -38,6 +38,8 @@ class TurnRequest:
     # Extra instructions for this turn (a code action's task). Not stored as the user message.
     task: str | None = None
     source: str = "chat"  # chat | code_action | cli
+    # The thread the turn continues or starts (storage/threads.py `ThreadStore.choose`).
+    thread_id: str | None = None
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TurnOutcome:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    thread_id: str | None = None
     # Extra turn_end payload from turn-end checks (claims, critic verdicts).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -56,6 +59,7 @@ class TurnOutcome:
         return {
             "projectId": self.project_id,
             "turnId": self.turn_id,
+            "threadId": self.thread_id,
             "status": self.status,
             "answer": self.answer,
             "toolCalls": [{"name": c["name"], "ok": c["ok"]} for c in self.tool_calls],

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ...storage import StorageError
 from ..guard import EditRefused, sensitive_reason
 from .base import FileEdit, ToolContext, ToolResult
 from .common import ok, refused
@@ -60,7 +61,9 @@ async def _apply(ctx: ToolContext, edit: FileEdit) -> str | None:
     """None when the applier applied the edit, else why not (for the model)."""
     try:
         applied = bool(await ctx.applier.apply(edit, ctx.turn_id))
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except (asyncio.CancelledError, KeyboardInterrupt, StorageError):
+        # StorageError: the checkpoint before the change could not be stored
+        # (orion_lsp/checkpoints); the edit was not made and the turn stops.
         raise
     except EditRefused as exc:
         # The applier says why (user denied, sensitive path, buffer moved on).
