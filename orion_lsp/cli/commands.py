@@ -56,7 +56,8 @@ async def run_command(args: Any) -> int:
         from .doctor import run_doctor
 
         return await run_doctor(settings)
-    services = await open_services(settings)
+    # Only a turn needs the agent half (repo map, tools, model client).
+    services = await open_services(settings, eager=args.command == "chat")
     try:
         services.require_db()
         if args.command == "chat":
