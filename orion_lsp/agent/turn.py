@@ -38,8 +38,10 @@ class TurnRequest:
     # Extra instructions for this turn (a code action's task). Not stored as the user message.
     task: str | None = None
     source: str = "chat"  # chat | code_action | cli
-    # The thread the turn continues or starts (storage/threads.py `ThreadStore.choose`).
+    # The thread the turn continues or starts (storage/threads.py `ThreadStore.choose`);
+    # None: the orchestrator picks the project's latest thread (or a new one).
     thread_id: str | None = None
+    new_thread: bool = False  # thread_id is new: its row is written with this prompt
 
 
 @dataclass

@@ -109,18 +109,24 @@ class EditorRestoreTarget:
         caps = _edit_caps(self._server)
         if content is None:
             if caps["delete"]:
-                op = lsp.DeleteFile(uri=uri, options=lsp.DeleteFileOptions(ignore_if_not_exists=True))
+                op = lsp.DeleteFile(
+                    uri=uri, options=lsp.DeleteFileOptions(ignore_if_not_exists=True)
+                )
                 return await self._send(path, [op], None)
             assert current is not None
             applied = await self._replace(path, uri, version, current, "", caps)
-            return Restored(path, applied.applied, EMPTIED_NOTE if applied.applied else applied.note)
+            return Restored(
+                path, applied.applied, EMPTIED_NOTE if applied.applied else applied.note
+            )
         if current is None:
             if not caps["create"]:
                 return Restored(path, False, "it is gone, and this editor cannot create files")
             create = lsp.CreateFile(
                 uri=uri, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=True)
             )
-            insert = self._text_edit(uri, None, lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)), content)
+            insert = self._text_edit(
+                uri, None, lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)), content
+            )
             return await self._send(path, [create, insert], None)
         return await self._replace(path, uri, version, current, content, caps)
 
@@ -141,7 +147,9 @@ class EditorRestoreTarget:
         return await self._send(path, None, {uri: [lsp.TextEdit(range=rng, new_text=new_text)]})
 
     @staticmethod
-    def _text_edit(uri: str, version: int | None, rng: lsp.Range, text: str) -> lsp.TextDocumentEdit:
+    def _text_edit(
+        uri: str, version: int | None, rng: lsp.Range, text: str
+    ) -> lsp.TextDocumentEdit:
         return lsp.TextDocumentEdit(
             text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
             edits=[lsp.TextEdit(range=rng, new_text=text)],
@@ -165,5 +173,9 @@ class EditorRestoreTarget:
         if getattr(result, "applied", False):
             return Restored(path, True)
         reason = getattr(result, "failure_reason", None)
-        note = f"the editor did not apply it: {reason.strip()[:200]}" if reason else "the editor did not apply it"
+        note = (
+            f"the editor did not apply it: {reason.strip()[:200]}"
+            if reason
+            else "the editor did not apply it"
+        )
         return Restored(path, False, note)

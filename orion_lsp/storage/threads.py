@@ -140,6 +140,14 @@ class ThreadStore:
             raise ThreadNotFound(thread_id)
         return Thread.from_row(row)
 
+    async def find(self, thread_id: str) -> Thread | None:
+        """The thread with this id, whatever its project (the caller checks the project)."""
+        row = await self.db.fetchone(
+            "SELECT id, project_id, title, created_at, updated_at FROM threads WHERE id = ?",
+            (thread_id,),
+        )
+        return None if row is None else Thread.from_row(row)
+
     async def latest(self, project_id: str) -> Thread | None:
         """The most recently updated thread of the project, if it has one."""
         row = await self.db.fetchone(
