@@ -26,7 +26,7 @@ from lsprotocol import types as lsp
 
 from ..agent.turn import TurnRequest
 from ..project import uri_to_path
-from .arguments import Range, parse_range, single_object
+from .arguments import Range, ThreadKeys, parse_range, parse_thread_keys, single_object
 from .errors import InvalidArguments
 
 if TYPE_CHECKING:
@@ -379,6 +379,7 @@ class CodeActionArgs:
     range: Range
     diagnostic: dict[str, Any] | None = None
     detach: bool = False
+    thread: ThreadKeys = ThreadKeys()
 
 
 def parse_code_action(arguments: Any) -> CodeActionArgs:
@@ -401,7 +402,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
     detach = obj.get("detach", False)
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
-    return CodeActionArgs(action, uri, rng, diagnostic, detach)
+    return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))
 
 
 def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:
