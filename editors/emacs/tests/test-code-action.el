@@ -85,8 +85,12 @@
              (orion-test-truthy (cl-find-if (lambda (q) (string-search file q)) orion-test-questions)
                                 (format "eglot asked before editing %s: %S" file orion-test-questions))
              ;; One undo restores the original: the edit is an ordinary change.
+             ;; (The command loop puts an undo boundary after each command;
+             ;; batch Emacs has no command loop, so the test does.)
+             (undo-boundary)
              (let ((last-command nil)) (undo))
              (orion-test-eq source (buffer-string) "after undo")
+             (undo-boundary)
              (let ((last-command nil)) (undo))
              (orion-test-eq edited (buffer-string) "after redo"))))
      ("the turn is stored and shows in orion.history"
