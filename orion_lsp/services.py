@@ -174,6 +174,7 @@ async def _build_agent(services: Services) -> None:
             services.context = RepoContext(None)
     services.tools = _tools(services.context) + services.extra_tools
     assert services.chats and services.traces and services.history
+    assert services.threads and services.checkpoints
     services.orchestrator = ToolOrchestrator(
         settings=lambda: services.settings,
         model_factory=lambda s: make_model(s, services.redactor),
@@ -181,6 +182,8 @@ async def _build_agent(services: Services) -> None:
         chats=services.chats,
         traces=services.traces,
         history=services.history,
+        threads=services.threads,
+        checkpoints=services.checkpoints,
         redactor=services.redactor,
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import aiosqlite
@@ -24,6 +25,10 @@ _M_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
 
 # A new thread gets its title from its first prompt; a known one only moves
 # `updated_at` (and never changes project: the caller checked it, the WHERE keeps it so).
+# `updated_at` is strictly later than every other thread's of the project (by
+# a millisecond if the clock has not moved on), so "the most recently updated
+# thread" is never a tie.
+_LATEST_UPDATE_SQL = "SELECT MAX(updated_at) FROM threads WHERE project_id = ?"
 _TOUCH_THREAD_SQL = (
     "INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at"
@@ -97,9 +102,11 @@ class ChatStore:
 
         async def insert(conn: aiosqlite.Connection) -> int:
             if thread_id is not None and role == "user":
+                rows = await conn.execute_fetchall(_LATEST_UPDATE_SQL, (project_id,))
+                updated = _after(created_at, next(iter(rows))[0])
                 await conn.execute_fetchall(
                     _TOUCH_THREAD_SQL,
-                    (thread_id, project_id, thread_title(content), created_at, created_at),
+                    (thread_id, project_id, thread_title(content), created_at, updated),
                 )
             rows = await conn.execute_fetchall(
                 "INSERT INTO chat_messages"
@@ -111,6 +118,14 @@ class ChatStore:
 
         new_id = await self.db.write(insert)
         return ChatMessage(new_id, project_id, turn_id, role, content, created_at, thread_id)
+
+
+def _after(now: str, latest: str | None) -> str:
+    """`now`, or one millisecond after `latest` when the clock has not passed it."""
+    if latest is None or now > latest:
+        return now
+    later = datetime.fromisoformat(latest.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HistoryLoader:
