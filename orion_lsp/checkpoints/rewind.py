@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
-from ..storage import CheckpointStore, FileChange, ThreadBusy
+from ..storage import CheckpointStore, FileChange, ScoreStore, ThreadBusy
 from ..storage.blobs import text_hash
 from ..storage.trace import live_open_turns
 
@@ -126,8 +126,9 @@ def _digest(text: str | None) -> str | None:
 
 
 class Rewinder:
-    def __init__(self, checkpoints: CheckpointStore) -> None:
+    def __init__(self, checkpoints: CheckpointStore, scores: ScoreStore | None = None) -> None:
         self._checkpoints = checkpoints
+        self._scores = scores
 
     async def plan(self, project_id: str, turn_id: str) -> RewindPlan:
         ref = await self._checkpoints.turn(turn_id)
@@ -199,7 +200,7 @@ class Rewinder:
         restored.extend(Restored(f.path, False, GIT_NOTE) for f in skipped)
         complete = all(r.applied for r in restored if not is_git_path(r.path))
         if complete:
-            await self._checkpoints.mark_rewound(project_id, plan.turns)
+            await self._checkpoints.mark_rewound(project_id, plan.turns, self._scores)
         return {
             "turnId": turn_id,
             "threadId": plan.thread_id,

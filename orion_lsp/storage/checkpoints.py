@@ -22,7 +22,7 @@ import aiosqlite
 from orion_lsp.storage.blobs import put_text, read_text, text_hash
 from orion_lsp.storage.database import Database, utc_now
 from orion_lsp.storage.errors import storage_error
-from orion_lsp.storage.scores import Score, upsert_scores
+from orion_lsp.storage.scores import Score, ScoreStore
 
 REWOUND_SCORE = "rewound"
 _BATCH = 500  # ids per IN (...), below SQLite's variable limit
@@ -157,10 +157,16 @@ class CheckpointStore:
             )
         return text
 
-    async def mark_rewound(self, project_id: str, turn_ids: Sequence[str]) -> str:
-        """Mark the turns rewound and score them, in one transaction; returns the time."""
+    async def mark_rewound(
+        self, project_id: str, turn_ids: Sequence[str], scores: ScoreStore | None = None
+    ) -> str:
+        """Mark the turns rewound and score them `rewound`, in one transaction.
+
+        The scores go through the shared ScoreStore (its observers, e.g.
+        telemetry, see them). Returns the time stored in `rewound_at`.
+        """
         now = utc_now()
-        scores = [Score(project_id, t, REWOUND_SCORE, "human", value=1) for t in turn_ids]
+        rewound = [Score(project_id, t, REWOUND_SCORE, "human", value=1) for t in turn_ids]
 
         async def mark(conn: aiosqlite.Connection) -> None:
             ids = list(turn_ids)
@@ -172,7 +178,6 @@ class CheckpointStore:
                     " AND project_id = ? AND rewound_at IS NULL",
                     [now, *part, project_id],
                 )
-            await upsert_scores(conn, scores)
 
-        await self.db.write(mark)
+        await (scores or ScoreStore(self.db)).put(*rewound, alongside=mark)
         return now
