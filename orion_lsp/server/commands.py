@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..agent.turn import Selection, TurnRequest
+from ..positions import encoding_of, slice_range
 from ..project import Project, uri_to_path
 from . import code_actions
 from .arguments import Range, parse_cancel, parse_chat, parse_history, parse_status
@@ -98,6 +99,11 @@ class CommandHandlers:
 
     # -- helpers shared with code actions -------------------------------------------
 
+    @property
+    def position_encoding(self) -> str:
+        """How the client counts `character` in every range it sends (positions.py)."""
+        return encoding_of(self._ls.workspace.position_encoding)
+
     def project_for(self, uri: str | None) -> Project:
         projects = self._ls.projects
         if uri is None:
@@ -131,7 +137,12 @@ class CommandHandlers:
                 rng.start_character,
                 rng.end_line,
                 rng.end_character,
-                slice_range(text, rng),
+                slice_range(
+                    text,
+                    (rng.start_line, rng.start_character),
+                    (rng.end_line, rng.end_character),
+                    self.position_encoding,
+                ),
             )
 
 
@@ -145,29 +156,3 @@ def _read_small(path: Path) -> str | None:
     if b"\0" in data[:8192]:
         return None
     return data.decode("utf-8", errors="replace")
-
-
-def _utf16_to_index(line: str, character: int) -> int:
-    """LSP columns count UTF-16 code units; Python indexes code points."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
-
-
-def slice_range(text: str, rng: Range) -> str:
-    lines = text.splitlines(keepends=True)
-    if rng.start_line >= len(lines):
-        return ""
-    start = sum(len(line) for line in lines[: rng.start_line]) + _utf16_to_index(
-        lines[rng.start_line], rng.start_character
-    )
-    if rng.end_line >= len(lines):
-        end = len(text)
-    else:
-        end = sum(len(line) for line in lines[: rng.end_line]) + _utf16_to_index(
-            lines[rng.end_line], rng.end_character
-        )
-    return text[start:end]

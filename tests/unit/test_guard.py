@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -118,6 +119,7 @@ class FakeClient:
 
     def __init__(self, caps: lsp.ClientCapabilities, answer: Any = None) -> None:
         self.client_capabilities = caps
+        self.workspace = SimpleNamespace(position_encoding="utf-16")
         self.answer = answer  # MessageActionItem, None, or an exception to raise
         self.asked: list[lsp.ShowMessageRequestParams] = []
         self.applied: list[lsp.ApplyWorkspaceEditParams] = []
@@ -162,7 +164,8 @@ def _edit(tmp_path: Path, rel: str, version: int | None = 1) -> FileEdit:
         create=False,
         old_content="a = 1\n",
         new_content="a = 2\n",
-        range=(0, 4, 0, 5),
+        start=4,
+        end=5,
         new_text="2",
         version=version,
     )
