@@ -66,6 +66,11 @@ class WorkspaceDocuments:
         doc = self._server.workspace.text_documents.get(uri)
         return OpenDocument(text=doc.source, version=doc.version) if doc is not None else None
 
+    @property
+    def position_encoding(self) -> str:
+        """The encoding of `character` in every position to and from this client."""
+        return encoding_of(self._server.workspace.position_encoding)
+
     def uri_for(self, path: Path) -> str:
         """The URI the editor knows the file by (it may be through a symlink)."""
         return self._open_uri(path) or from_fs_path(str(path)) or path.as_uri()
@@ -240,7 +245,7 @@ class LspEditApplier:
     def _range(self, edit: FileEdit) -> tuple[lsp.Range, str]:
         """The replaced span as an LSP range in the negotiated position encoding."""
         start, end, new_text = addressable(edit.old_content, edit.start, edit.end, edit.new_text)
-        at = TextPositions(edit.old_content, encoding_of(self._server.workspace.position_encoding))
+        at = TextPositions(edit.old_content, self._documents.position_encoding)
         return lsp.Range(
             lsp.Position(*at.position(start)), lsp.Position(*at.position(end))
         ), new_text
