@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -119,7 +118,6 @@ class FakeClient:
 
     def __init__(self, caps: lsp.ClientCapabilities, answer: Any = None) -> None:
         self.client_capabilities = caps
-        self.workspace = SimpleNamespace(position_encoding="utf-16")
         self.answer = answer  # MessageActionItem, None, or an exception to raise
         self.asked: list[lsp.ShowMessageRequestParams] = []
         self.applied: list[lsp.ApplyWorkspaceEditParams] = []
@@ -140,6 +138,8 @@ class FakeClient:
 
 
 class Docs:
+    position_encoding = "utf-16"
+
     def __init__(self) -> None:
         self.docs: dict[Path, OpenDocument] = {}
 
