@@ -20,7 +20,7 @@ Why this module exists (measured with litellm 1.110.2 on this machine):
 - Retries: the OpenAI SDK under litellm retries twice by default, so one HTTP 500
   is 3 requests and ~1.5 s. ``max_retries=0`` turns off the SDK's retries and
   ``num_retries=0`` litellm's own wrapper retries. Pass ``NO_RETRY_KWARGS`` to
-  every ``litellm.acompletion`` and apply our retry policy in the orchestrator, so
+  every ``litellm.acompletion`` and retry in ``retry.call_with_retries``, so
   each attempt is one HTTP request and one ``llm_call`` trace event
   (``tests/unit/test_scripted_server.py`` asserts exactly one request per call).
   Never set the global ``litellm.num_retries``: it wins over ``num_retries=0``.

@@ -25,10 +25,9 @@ TextCallback = Callable[[str], Awaitable[None]]
 class ModelError(Exception):
     """The model was unreachable or failed. str() is safe to show a user."""
 
-    def __init__(self, message: str, *, retryable: bool = False, kind: str = "error") -> None:
+    def __init__(self, message: str, *, kind: str = "error") -> None:
         super().__init__(message)
-        self.retryable = retryable
-        self.kind = kind
+        self.kind = kind  # retry.Decision.kind: connection_refused, auth, context_window ...
 
 
 @dataclass
@@ -192,10 +191,9 @@ class LiteLLMModel:
         from .retry import decide
 
         decision = decide(exc)
-        retryable = decision.action == "retry"
         reason = f"{cls}: {message}" if cls not in message else message
         log.warning("model call failed: %s", self._redact(reason))
-        return self.error(reason, retryable=retryable, kind=decision.kind)
+        return self.error(reason, kind=decision.kind)
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:

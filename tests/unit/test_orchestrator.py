@@ -126,6 +126,19 @@ async def test_server_error_is_retried_and_each_attempt_recorded(services, proje
     assert llm[1]["attempt"] == 2
 
 
+async def test_a_failing_model_gets_three_attempts_then_the_error(services, project, model):
+    from orion_lsp.agent.model import ModelError
+
+    model.push(*[ScriptedReply(status=503, error_message="still loading")] * 4)
+    with pytest.raises(ModelError):
+        await run(services, project, "hi")
+    assert len(model.requests) == 3
+    evs, _ = await _ledger(services, project)
+    llm = [json.loads(p) for _, t, p in evs if t == "llm_call"]
+    assert [(e["attempt"], e["willRetry"]) for e in llm] == [(1, True), (2, True), (3, False)]
+    assert json.loads(evs[-1][2])["status"] == "error"
+
+
 async def test_auth_error_is_not_retried(services, project, model):
     from orion_lsp.agent.model import ModelError
 
