@@ -301,3 +301,31 @@ async def test_time_limit_is_a_stored_error_not_an_exception(services, project, 
     end = json.loads(evs[-1][2])
     assert evs[-1][1] == "turn_end" and end["status"] == "error" and "time limit" in end["error"]
     assert roles == ["user", "assistant"]
+
+
+async def test_cut_tool_output_is_marked_truncated_in_the_trace(services, project, model):
+    long_lines = "".join(f"value_{i} = 'ünïcødé 🙂 {i}'\r\n" for i in range(4000))
+    (project.root / "big.py").write_text(long_lines, encoding="utf-8", newline="")
+    model.push(
+        ScriptedReply(tool_calls=[ScriptedToolCall("read_file", {"path": "big.py"})]),
+        ScriptedReply(tool_calls=[ScriptedToolCall("read_file", {"path": "calc.py"})]),
+        ScriptedReply(text="read both"),
+    )
+    outcome, _ = await run(services, project, "read big.py and calc.py")
+    results = [e.payload for e in await events(services, project, outcome.turn_id)]
+    results = [p for p in results if "truncated" in p]
+    assert [r["truncated"] for r in results] == [True, False]
+    assert len(results[0]["content"]) <= 20_000 and "startLine=" in results[0]["content"]
+
+
+async def test_an_unknown_tool_is_one_refusal_the_model_can_act_on(services, project, model):
+    model.push(
+        ScriptedReply(tool_calls=[ScriptedToolCall("delete_everything", {"path": "."})]),
+        ScriptedReply(text="I cannot do that."),
+    )
+    outcome, sink = await run(services, project, "clean up")
+    assert outcome.tool_calls == [{"name": "delete_everything", "ok": False}]
+    told = model.requests[1]["messages"][-1]["content"]
+    assert "unknown tool 'delete_everything'" in told and "read_file" in told
+    evs = [e for e in await events(services, project, outcome.turn_id)]
+    assert [e.type for e in evs].count("tool_result") == 1
