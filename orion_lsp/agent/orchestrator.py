@@ -201,21 +201,11 @@ class ToolOrchestrator:
     async def _review(self, turn: RunningTurn) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
         from .critic import critique, revision_prompt
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
         settings = turn.settings
-        assert settings.critic_model is not None
-        await turn.sink.progress(turn.turn_id, f"Review by {settings.critic_model}")
-        verdict = await critique(
-            import_litellm().acompletion,
-            settings.critic_model,
-            settings.api_base,
-            turn.text,
-            turn.tool_results,
-            turn.req.prompt,
-            api_key=settings.api_key,
-            extra=NO_RETRY_KWARGS,
-        )
+        critic = self._model_factory(settings.for_critic())
+        await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
+        verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
         await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
         turn.critic = verdict.to_trace()
         if (

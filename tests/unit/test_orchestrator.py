@@ -166,6 +166,28 @@ async def test_critic_asks_for_one_revision(services, project, model):
     assert len(model.requests) == 3
 
 
+async def test_critic_runs_on_its_own_server_through_the_model_client(services, project, model):
+    with ScriptedModelServer() as critic_server:
+        critic_server.push(ScriptedReply(text="REVISE: calc.py defines add, not multiply."))
+        model.push(
+            ScriptedReply(text="The function `multiply` in calc.py multiplies."),
+            ScriptedReply(text="calc.py defines `add`."),
+        )
+        outcome, _ = await run(
+            services,
+            project,
+            "what is in calc.py?",
+            critic_model=critic_server.model,
+            critic_api_base=critic_server.base_url,
+        )
+        assert len(critic_server.requests) == 1 and len(model.requests) == 2
+        critic_request = critic_server.requests[0]
+    assert critic_request["temperature"] == 0 and "tools" not in critic_request
+    assert "Revised after review:*\n\ncalc.py defines `add`." in outcome.answer
+    revision = model.requests[1]
+    assert "tools" not in revision and "call a tool" not in revision["messages"][-1]["content"]
+
+
 async def test_critic_down_does_not_fail_the_turn(services, project, model):
     model.push(
         ScriptedReply(text="An answer."), ScriptedReply(status=500, error_message="critic crashed")
