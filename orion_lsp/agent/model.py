@@ -101,26 +101,20 @@ class LiteLLMModel:
         tools: list[dict[str, Any]] | None,
         on_text: TextCallback,
     ) -> ModelReply:
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
+        from .litellm_setup import completion_kwargs, import_litellm
 
         litellm = import_litellm()
-        kwargs: dict[str, Any] = {
-            "model": self.name,
-            "messages": messages,
-            "stream": True,
+        kwargs = completion_kwargs(
+            self.name,
+            self.api_base,
+            self._api_key,
+            messages,
+            timeout_s=self._timeout_s,
+            stream=True,
             # Token counts arrive in the last chunk only when asked for.
-            "stream_options": {"include_usage": True},
-            "timeout": self._timeout_s,
-            **NO_RETRY_KWARGS,
+            stream_options={"include_usage": True},
             **self._extra,
-        }
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if self._api_key:
-            kwargs["api_key"] = self._api_key
-        elif self.name.startswith(("openai/", "hosted_vllm/", "lm_studio/")):
-            # Local OpenAI-compatible servers need *a* key for the SDK, not a real one.
-            kwargs["api_key"] = "orion-local"
+        )
         if tools:
             kwargs["tools"] = tools
         started = time.monotonic()
