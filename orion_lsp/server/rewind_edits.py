@@ -23,7 +23,7 @@ from lsprotocol import types as lsp
 
 from ..checkpoints.disk import DiskRestoreTarget
 from ..checkpoints.rewind import Restored, Unreadable
-from ..positions import TextPositions, addressable, encoding_of
+from ..positions import TextPositions, addressable
 from .editor_io import WorkspaceDocuments
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ class EditorRestoreTarget:
         caps: dict[str, bool],
     ) -> Restored:
         start, end, new_text = addressable(current, *changed_span(current, content))
-        at = TextPositions(current, encoding_of(self._server.workspace.position_encoding))
+        at = TextPositions(current, self._documents.position_encoding)
         rng = lsp.Range(lsp.Position(*at.position(start)), lsp.Position(*at.position(end)))
         if caps["document_changes"]:
             return await self._send(path, [self._text_edit(uri, version, rng, new_text)], None)

@@ -163,7 +163,7 @@ async def test_a_missing_checkpoint_is_a_storage_error_before_any_file_is_touche
 
 
 def _edit(root: Path, rel: str, old: str, new: str, create: bool = False) -> FileEdit:
-    return FileEdit(root / rel, rel, create, old, new, None if create else (0, 0, 0, 0), new)
+    return FileEdit(root / rel, rel, create, old, new, 0, 0 if create else len(old), new)
 
 
 async def test_the_recorder_keeps_the_content_before_the_first_applied_change(
