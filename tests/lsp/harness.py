@@ -7,6 +7,7 @@ import asyncio
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class Session:
     turn_ends: list[dict[str, Any]] = field(default_factory=list)
     apply_edits: list[lsp.ApplyWorkspaceEditParams] = field(default_factory=list)
     apply_result: bool = True
+    # When set, answers applyEdit instead (it may raise: the client's error answer).
+    apply_hook: Callable[[lsp.ApplyWorkspaceEditParams], lsp.ApplyWorkspaceEditResult] | None = None
     transcript: list[str] = field(default_factory=list)
     # The position encoding the server chose at `initialize`.
     encoding: str = "utf-16"
@@ -205,6 +208,8 @@ async def start_session(
     @client.feature(lsp.WORKSPACE_APPLY_EDIT)
     def _apply(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         session.apply_edits.append(params)
+        if session.apply_hook is not None:
+            return session.apply_hook(params)
         if session.follow_edits and session.apply_result:
             stale = session.edit_buffers(params.edit)
             if stale is not None:
