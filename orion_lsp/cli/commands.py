@@ -185,13 +185,15 @@ async def cmd_traces(services: Services, args: Any) -> int:
         print(f"orion: no events for turn {turn_id} in project {args.project_id}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        # Each llm_call's request comes back in full: messages, tools and params as sent.
+        resolved = [await services.traces.resolved(e) for e in events]
         print_json(
             {
                 "projectId": args.project_id,
                 "turnId": turn_id,
                 "events": [
                     {"seq": e.seq, "type": e.type, "payload": e.payload, "createdAt": e.created_at}
-                    for e in events
+                    for e in resolved
                 ],
             }
         )

@@ -14,13 +14,20 @@ import json
 import logging
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiosqlite
 
 from orion_lsp.storage.database import Database, utc_now
+from orion_lsp.storage.errors import StorageError
 from orion_lsp.storage.payload import encode_payload
+from orion_lsp.storage.requests import (
+    MissingBlob,
+    pack_request,
+    resolve_request,
+    store_request_blobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +131,18 @@ class TraceStore:
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
+        packed = None
+        if isinstance(payload.get("request"), dict):
+            # An exact model request: its messages go to the blob store, once each.
+            packed = pack_request(payload["request"], self.db.redactor)
+            payload = {**payload, "request": packed.stored}
         text = encode_payload(payload, self.db.redactor)
         created_at = utc_now()
         params = (project_id, turn_id, type, text, created_at, os.getpid(), turn_id)
 
         async def insert(conn: aiosqlite.Connection) -> tuple[int, int]:
+            if packed is not None:
+                await store_request_blobs(conn, packed, turn_id)
             rows = await conn.execute_fetchall(_APPEND_SQL, params)
             row = next(iter(rows))
             return int(row[0]), int(row[1])
@@ -144,6 +158,17 @@ class TraceStore:
             (turn_id, project_id),
         )
         return [TraceEvent.from_row(r) for r in rows]
+
+    async def resolved(self, event: TraceEvent) -> TraceEvent:
+        """The event with its `request` (if any) resolved in full from the blob store."""
+        stored = event.payload.get("request")
+        if not isinstance(stored, dict):
+            return event
+        try:
+            request = await resolve_request(self.db.fetchall, stored)
+        except (MissingBlob, ValueError) as exc:  # the ledger lost or mangled a blob
+            raise StorageError(str(self.db.path), f"turn {event.turn_id}: {exc}") from None
+        return replace(event, payload={**event.payload, "request": request})
 
     async def last_turn_id(self, project_id: str) -> str | None:
         """The most recently started turn of the project, or None."""

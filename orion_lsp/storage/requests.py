@@ -1,0 +1,84 @@
+"""Exact model requests in `llm_call` events, each message stored once.
+
+An `llm_call` payload may carry `request: {messages, tools, params}`: what
+was sent to the model, after history selection and window fitting. The
+system prompt and the growing history are resent at every step, so storing
+each request whole would store a 12-step turn's history 12 times. Instead
+each message (and the tool-spec list) is redacted, encoded as compact JSON
+and stored in the content-addressed blob store (storage/blobs.py); the
+stored payload keeps `request: {messageRefs: [hash, ...], toolsRef: hash |
+null, params}`. The blobs and the event commit in one transaction.
+
+`resolve_request` gives the request back in full (`orion traces --turn T
+--json`, replay, exports): the same JSON, key order and text as sent, after
+redaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from orion_lsp.storage.blobs import Fetch, put_text, read_text, text_hash
+from orion_lsp.storage.payload import encode_payload
+
+Redactor = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class PackedRequest:
+    """A request split into blob texts and the small stored form that points at them."""
+
+    texts: list[str]  # every blob text to store (messages, then the tool specs)
+    stored: dict[str, Any]  # what the payload keeps under `request`
+
+
+def pack_request(request: dict[str, Any], redactor: Redactor | None) -> PackedRequest:
+    messages = request.get("messages") or []
+    texts = [encode_payload(m, redactor) for m in messages]
+    tools = request.get("tools")
+    tools_text = encode_payload({"tools": tools}, redactor) if tools else None
+    stored: dict[str, Any] = {
+        "messageRefs": [text_hash(t) for t in texts],
+        "toolsRef": text_hash(tools_text) if tools_text is not None else None,
+        "params": request.get("params") or {},
+    }
+    if tools_text is not None:
+        texts.append(tools_text)
+    return PackedRequest(texts, stored)
+
+
+async def store_request_blobs(
+    conn: aiosqlite.Connection, packed: PackedRequest, turn_id: str
+) -> None:
+    """Inside the event's transaction: each distinct text once."""
+    for text in dict.fromkeys(packed.texts):
+        await put_text(conn, text, turn_id)
+
+
+class MissingBlob(LookupError):
+    pass
+
+
+async def resolve_request(fetch: Fetch, stored: dict[str, Any]) -> dict[str, Any]:
+    """`{messages, tools, params}` from the stored form (a full request passes through)."""
+    if "messageRefs" not in stored:
+        return stored
+    texts: dict[str, str] = {}
+
+    async def load(digest: str) -> Any:
+        if digest not in texts:
+            text = await read_text(fetch, digest)
+            if text is None:
+                raise MissingBlob(f"request blob {digest[:12]} is missing")
+            texts[digest] = text
+        return json.loads(texts[digest])  # a fresh object for each place it is used
+
+    messages = [await load(h) for h in stored["messageRefs"]]
+    tools_ref = stored.get("toolsRef")
+    tools = (await load(tools_ref))["tools"] if tools_ref else None
+    return {"messages": messages, "tools": tools, "params": stored.get("params") or {}}
