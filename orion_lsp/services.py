@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .redact import Redactor
-from .storage import ChatStore, Database, HistoryLoader, StorageError, TraceStore
+from .storage import ChatStore, Database, HistoryLoader, ScoreStore, StorageError, TraceStore
 
 if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
+    from .evals.runner import Evaluations
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class Services:
     chats: ChatStore | None = None
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
+    scores: ScoreStore | None = None
     orchestrator: ToolOrchestrator | None = None
     context: Any = None  # orion_lsp.context.provider.RepoContext, when built
     tools: list[Tool] = field(default_factory=list)
@@ -54,6 +56,14 @@ class Services:
         if self.db is None:
             raise StorageError(self.settings.database_path, "the database is not open")
         return self.db
+
+    def evaluations(self) -> Evaluations:
+        """The evaluators' service (scores), over the open ledger."""
+        from .evals.runner import Evaluations
+
+        db = self.require_db()
+        assert self.traces is not None and self.scores is not None
+        return Evaluations(db, self.traces, self.scores, self.redactor)
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
@@ -123,6 +133,7 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
+    services.scores = ScoreStore(db)
     if eager:
         await services.build_agent()
     return services

@@ -56,7 +56,8 @@ async def run_command(args: Any) -> int:
         from .doctor import run_doctor
 
         return await run_doctor(settings)
-    services = await open_services(settings)
+    # eval and rate need the ledger only, not the agent (repo map, tools).
+    services = await open_services(settings, eager=args.command not in ("eval", "rate"))
     try:
         services.require_db()
         if args.command == "chat":
@@ -65,6 +66,10 @@ async def run_command(args: Any) -> int:
             return await cmd_history(services, args)
         if args.command == "traces":
             return await cmd_traces(services, args)
+        if args.command in ("eval", "rate"):
+            from .evals import cmd_eval, cmd_rate
+
+            return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
         return EXIT_USAGE
     except StorageError as exc:
         print(str(exc), file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orion_lsp.evals.command import run_test_command, command_environment
+from orion_lsp.evals.command import command_environment, run_test_command
 from orion_lsp.evals.config import EvalConfig, EvalConfigError, load_eval_config
 from orion_lsp.evals.scratch import ScratchError, copy_workspace, make_scratch, overlay
 from orion_lsp.evals.tests_eval import TurnFiles, run_tests
@@ -189,7 +189,13 @@ def _alive(pid: int) -> bool:
 
 def test_the_command_environment_has_no_secrets() -> None:
     env = command_environment(
-        {"PATH": "/bin", "ORION_API_KEY": "sk-x", "GITHUB_TOKEN": "t", "HOME": "/h", "ORION_DB": "d"}
+        {
+            "PATH": "/bin",
+            "ORION_API_KEY": "sk-x",
+            "GITHUB_TOKEN": "t",
+            "HOME": "/h",
+            "ORION_DB": "d",
+        }
     )
     assert env == {"PATH": "/bin", "HOME": "/h"}
 

@@ -1,0 +1,144 @@
+"""Running evaluators over stored turns and writing their scores.
+
+`Evaluations` is the one service behind three callers: the end of every turn
+(the built-in evaluators, before `orion/turnEnd`), the background `tests`
+run after a turn (`[eval] on_turn_end = true`), and `orion eval`. Scores are
+upserted on `(turn_id, step, name, source_id)`, so running an evaluator
+again replaces its rows and never adds duplicates. A failed write is a
+`StorageError` like any other ledger write.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..storage import Database, Score, ScoreStore, TraceEvent, TraceStore
+from . import builtin
+from .config import EvalConfig
+from .tests_eval import TESTS, TESTS_BEFORE, TurnFiles, run_tests
+from .turn_files import turn_files
+
+log = logging.getLogger(__name__)
+
+# Evaluator name -> the score names it writes (`--evaluator` takes either).
+EVALUATORS: dict[str, tuple[str, ...]] = {
+    builtin.CLAIMS_UNKNOWN: (builtin.CLAIMS_UNKNOWN,),
+    builtin.TOOL_ERRORS: (builtin.TOOL_ERRORS,),
+    "edits": (builtin.EDITS_APPLIED, builtin.EDITS_REFUSED),
+    builtin.CRITIC: (builtin.CRITIC,),
+    TESTS: (TESTS, TESTS_BEFORE),
+}
+
+
+class UnknownEvaluator(ValueError):
+    pass
+
+
+def select(names: Iterable[str] | None) -> set[str]:
+    """Evaluator names for `--evaluator` values (evaluator or score names); all when none."""
+    if not names:
+        return set(EVALUATORS)
+    chosen: set[str] = set()
+    for name in names:
+        hits = {e for e, scores in EVALUATORS.items() if name == e or name in scores}
+        if not hits:
+            known = ", ".join(sorted({*EVALUATORS, *(s for v in EVALUATORS.values() for s in v)}))
+            raise UnknownEvaluator(f"unknown evaluator {name!r} (known: {known})")
+        chosen |= hits
+    return chosen
+
+
+@dataclass
+class TurnEvaluation:
+    turn_id: str
+    scores: list[Score] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # why an evaluator did not score
+
+
+class Evaluations:
+    def __init__(
+        self, db: Database, traces: TraceStore, scores: ScoreStore, redact: Callable[[str], str]
+    ) -> None:
+        self._db = db
+        self._traces = traces
+        self._scores = scores
+        self._redact = redact
+
+    async def score_turn_end(self, project_id: str, turn_id: str) -> list[Score]:
+        """The built-in evaluators on a turn that just ended; written before returning."""
+        events = await self._traces.events(project_id, turn_id)
+        scores = builtin.builtin_scores(project_id, turn_id, events)
+        await self._scores.put(*scores)
+        return scores
+
+    async def put(self, scores: Sequence[Score]) -> None:
+        await self._scores.put(*scores)
+
+    async def run_tests(
+        self, project_id: str, turn_id: str, root: Path, config: EvalConfig
+    ) -> TurnEvaluation:
+        """The `tests` evaluator on one turn (the caller checked trust and the command)."""
+        result = TurnEvaluation(turn_id)
+        files = await turn_files(self._db, turn_id)
+        if not files.after:
+            result.notes.append("tests: the turn changed no files")
+            return result
+        result.scores = await self._tests_scores(project_id, turn_id, root, config, files)
+        await self._scores.put(*result.scores)
+        return result
+
+    async def evaluate(
+        self,
+        project_id: str,
+        turn_ids: Sequence[str],
+        evaluators: set[str],
+        *,
+        root: Path | None = None,
+        config: EvalConfig | None = None,
+    ) -> list[TurnEvaluation]:
+        """Run `evaluators` over stored turns (`orion eval`); `tests` needs root and config."""
+        out = []
+        for turn_id in turn_ids:
+            events = await self._traces.events(project_id, turn_id)
+            result = TurnEvaluation(turn_id)
+            result.scores = _builtin(project_id, turn_id, events, evaluators)
+            await self._scores.put(*result.scores)
+            if TESTS in evaluators:
+                if root is None or config is None or config.test_command is None:
+                    result.notes.append("tests: no [eval] test_command in .orion/config.toml")
+                else:
+                    tests = await self.run_tests(project_id, turn_id, root, config)
+                    result.scores += tests.scores
+                    result.notes += tests.notes
+            out.append(result)
+        return out
+
+    async def _tests_scores(
+        self, project_id: str, turn_id: str, root: Path, config: EvalConfig, files: TurnFiles
+    ) -> list[Score]:
+        verdicts = await run_tests(root, config, files, self._redact)
+        return [
+            Score(
+                project_id,
+                turn_id,
+                v.name,
+                "code",
+                value=v.value,
+                label=v.label,
+                explanation=v.explanation or None,
+            )
+            for v in verdicts
+        ]
+
+
+def _builtin(
+    project_id: str, turn_id: str, events: Sequence[TraceEvent], evaluators: set[str]
+) -> list[Score]:
+    scores: list[Score] = []
+    for name, evaluate in builtin.BUILTIN.items():
+        if name in evaluators:
+            scores.extend(evaluate(project_id, turn_id, events))
+    return scores
