@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -157,7 +158,7 @@ async def test_hanging_command_is_killed_with_its_whole_process_group(tmp_path: 
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert not _alive(child), "the timed-out command's child survived"
 
 
@@ -170,7 +171,7 @@ async def test_children_left_behind_by_a_finished_command_are_killed(tmp_path: P
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert not _alive(child)
 
 
