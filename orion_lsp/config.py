@@ -27,6 +27,10 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     "contextTokens": ("context_tokens", None, int),
     "toolMode": ("tool_mode", "ORION_TOOL_MODE", str),
     "turnTimeoutSeconds": ("turn_timeout_s", None, int),
+    # The client's word that this workspace is trusted (VS Code Workspace Trust,
+    # Neovim's once-per-workspace question): only then may a turn's end run the
+    # workspace's own test command. Never from the environment.
+    "workspaceTrusted": ("workspace_trusted", None, bool),
 }
 
 _LIMITS = {
@@ -59,6 +63,7 @@ class Settings:
     # native | text | auto: how tool calls travel (text for models without native calling)
     tool_mode: str = "auto"
     turn_timeout_s: int = 600
+    workspace_trusted: bool = False
     # Never a setting: environment only (ORION_API_KEY). Excluded from repr.
     api_key: str | None = field(default=None, repr=False)
 
@@ -101,6 +106,10 @@ class Settings:
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"setting {key!r} must be true or false")
+        return value
     if typ is int:
         if isinstance(value, bool):
             raise SettingsError(f"setting {key!r} must be an integer")
