@@ -132,7 +132,7 @@ class TraceStore:
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
         packed = None
-        if isinstance(payload.get("request"), dict):
+        if isinstance(payload, dict) and isinstance(payload.get("request"), dict):
             # An exact model request: its messages go to the blob store, once each.
             packed = pack_request(payload["request"], self.db.redactor)
             payload = {**payload, "request": packed.stored}
