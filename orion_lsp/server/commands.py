@@ -97,6 +97,8 @@ class CommandHandlers:
             "criticModel": s.critic_model,
             "repoMap": self._ls.repo_map_stats(),
             "runningTurns": self._ls.turns.running(),
+            # Whether the client said this workspace may run its test command.
+            "workspaceTrusted": s.workspace_trusted,
         }
         if services.db_error is not None:
             result["storageError"] = str(services.db_error)
