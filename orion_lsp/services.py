@@ -171,6 +171,7 @@ async def _build_agent(services: Services) -> None:
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),
         end_checks=[_claim_check(services.context)],
+        evaluator=services.evaluations(),
     )
 
 

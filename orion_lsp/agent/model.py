@@ -63,6 +63,13 @@ class Model(Protocol):
 
     def error(self, reason: str, **kw: Any) -> ModelError: ...
 
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """What `complete` sends for these arguments: `{messages, tools, params}` (the ledger's
+        exact request; no key, base URL or client time-out)."""
+        ...
+
 
 def describe_endpoint(model: str, api_base: str | None) -> str:
     return f"{model} at {api_base or 'the provider default URL'}"
@@ -96,6 +103,20 @@ class LiteLLMModel:
         text = f"Orion model error: {describe_endpoint(self.name, self.api_base)}: {reason}"
         return ModelError(self._redact(text), **kw)
 
+    def _params(self) -> dict[str, Any]:
+        """The request's parameters besides messages and tools (what goes into the body)."""
+        return {
+            "stream": True,
+            # Token counts arrive in the last chunk only when asked for.
+            "stream_options": {"include_usage": True},
+            **self._extra,
+        }
+
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        return {"messages": list(messages), "tools": tools or None, "params": self._params()}
+
     async def complete(
         self,
         messages: list[dict[str, Any]],
@@ -108,12 +129,9 @@ class LiteLLMModel:
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": messages,
-            "stream": True,
-            # Token counts arrive in the last chunk only when asked for.
-            "stream_options": {"include_usage": True},
+            **self._params(),
             "timeout": self._timeout_s,
             **NO_RETRY_KWARGS,
-            **self._extra,
         }
         if self.api_base:
             kwargs["api_base"] = self.api_base

@@ -33,7 +33,7 @@ from .model_cache import ModelInfoCache
 from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
 from .prompt_budget import WindowFinder, map_budget
-from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnEvaluator, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
@@ -63,6 +63,7 @@ class ToolOrchestrator:
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
         model_cache: ModelInfoCache | None = None,
+        evaluator: TurnEvaluator | None = None,
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -75,6 +76,7 @@ class ToolOrchestrator:
         self._end_checks = list(end_checks)
         self._model_cache = model_cache or ModelInfoCache(None)
         self._windows = WindowFinder(self._model_cache)
+        self._evaluator = evaluator
 
     async def run(
         self,
@@ -122,6 +124,8 @@ class ToolOrchestrator:
         turn.stored.add("turn_start")
         await self._chats.add(req.project.project_id, turn.turn_id, "user", req.prompt)
         turn.stored.add("user")
+        if self._evaluator is not None:
+            await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
         if status == COMPLETED:
             turn.end_extra = await self._run_end_checks(turn)
@@ -322,6 +326,10 @@ class ToolOrchestrator:
         if not isinstance(ending.reraise, StorageError):
             try:
                 await self._write_end(turn, ending)
+                if self._evaluator is not None and "turn_end" in turn.stored:
+                    # The scores are part of the turn's ledger: written before it returns
+                    # (so before `orion/turnEnd`); a failed write fails the turn loudly.
+                    await self._evaluator.turn_ended(turn.req.project.project_id, turn.turn_id)
                 return ending
             except StorageError as exc:
                 ending = ending_of(exc)

@@ -7,9 +7,13 @@ in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..project import Project
+
+if TYPE_CHECKING:
+    from .tools.base import DocumentSource
+    from .turn import TurnRequest
 
 
 class TurnSink(Protocol):
@@ -71,3 +75,14 @@ class TurnEndCheck(Protocol):
     """Runs when a turn completes, before the answer is stored (e.g. the claim check)."""
 
     async def __call__(self, answer: str, root: Any, read_files: dict[str, str]) -> TurnEndNote: ...
+
+
+class TurnEvaluator(Protocol):
+    """Scores turns from the ledger (orion_lsp.evals); a failed score write is a StorageError."""
+
+    async def turn_started(self, req: TurnRequest, documents: DocumentSource) -> None:
+        """After `turn_start` is stored, before the first model call (the previous turn's
+        `edit_kept`: does the file still hold its edits?)."""
+
+    async def turn_ended(self, project_id: str, turn_id: str) -> None:
+        """After `turn_end` is stored, before the turn returns (the built-in evaluators)."""

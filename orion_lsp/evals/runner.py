@@ -14,12 +14,18 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..storage import Database, Score, ScoreStore, TraceEvent, TraceStore
 from . import builtin
 from .config import EvalConfig
+from .edit_kept import current_text, edit_kept
 from .tests_eval import TESTS, TESTS_BEFORE, TurnFiles, run_tests
 from .turn_files import turn_files
+
+if TYPE_CHECKING:
+    from ..agent.tools.base import DocumentSource
+    from ..agent.turn import TurnRequest
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,25 @@ class Evaluations:
         scores = builtin.builtin_scores(project_id, turn_id, events)
         await self._scores.put(*scores)
         return scores
+
+    # -- the orchestrator's TurnEvaluator seam ------------------------------------------
+
+    async def turn_ended(self, project_id: str, turn_id: str) -> None:
+        await self.score_turn_end(project_id, turn_id)
+
+    async def turn_started(self, req: TurnRequest, documents: DocumentSource) -> None:
+        """`edit_kept` for the previous turn of this turn's thread."""
+        if req.source == "replay":
+            return  # a replay sample belongs to no thread: it follows nothing
+        project_id = req.project.project_id
+        previous = await previous_turn(self._db, project_id, req.turn_id)
+        if previous is None:
+            return
+        events = await self._traces.events(project_id, previous)
+        read = current_text(req.project.root, documents)
+        # A few small reads (the buffers live on the event loop): not worth a thread.
+        scores = edit_kept(project_id, previous, events, read)
+        await self._scores.put(*scores)
 
     async def put(self, scores: Sequence[Score]) -> None:
         await self._scores.put(*scores)
@@ -142,3 +167,16 @@ def _builtin(
         if name in evaluators:
             scores.extend(evaluate(project_id, turn_id, events))
     return scores
+
+
+async def previous_turn(db: Database, project_id: str, turn_id: str) -> str | None:
+    """The turn before `turn_id` in its thread (its project, before threads existed)."""
+    row = await db.fetchone(
+        "SELECT p.turn_id FROM trace_events AS t JOIN trace_events AS p"
+        " ON p.project_id = t.project_id AND p.type = 'turn_start' AND p.id < t.id"
+        " AND p.thread_id IS t.thread_id"
+        " WHERE t.turn_id = ? AND t.project_id = ? AND t.type = 'turn_start'"
+        " ORDER BY p.id DESC LIMIT 1",
+        (turn_id, project_id),
+    )
+    return None if row is None else str(row[0])

@@ -43,6 +43,9 @@ def test_eval_scores_a_stored_turn_and_rerunning_adds_no_rows(
     out = orion("chat", "--project-id", "p", "--workspace", str(ws), "where is main?", env=env)
     assert out.returncode == 0, out.stderr
     turn = rows(db, "SELECT turn_id FROM trace_events WHERE type='turn_start'")[0][0]
+    # The turn's own end already wrote the built-in scores.
+    at_end = rows(db, "SELECT name, value FROM scores ORDER BY name")
+    assert ("tool_errors", 1.0) in at_end and ("claims_unknown", 1.0) in at_end
     first = orion("eval", "--project-id", "p", "--workspace", str(ws), "--json", env=env)
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
