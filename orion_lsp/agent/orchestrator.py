@@ -329,7 +329,9 @@ class ToolOrchestrator:
                 if self._evaluator is not None and "turn_end" in turn.stored:
                     # The scores are part of the turn's ledger: written before it returns
                     # (so before `orion/turnEnd`); a failed write fails the turn loudly.
-                    await self._evaluator.turn_ended(turn.req.project.project_id, turn.turn_id)
+                    await self._evaluator.turn_ended(
+                        turn.req.project.project_id, turn.turn_id, turn.events
+                    )
                 return ending
             except StorageError as exc:
                 ending = ending_of(exc)
@@ -351,7 +353,8 @@ class ToolOrchestrator:
             turn.stored.add("turn_end")
 
     async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+        event = await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+        turn.events.append(event)
 
 
 def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..project import Project
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..storage import TraceEvent
     from .tools.base import DocumentSource
     from .turn import TurnRequest
 
@@ -84,5 +87,6 @@ class TurnEvaluator(Protocol):
         """After `turn_start` is stored, before the first model call (the previous turn's
         `edit_kept`: does the file still hold its edits?)."""
 
-    async def turn_ended(self, project_id: str, turn_id: str) -> None:
-        """After `turn_end` is stored, before the turn returns (the built-in evaluators)."""
+    async def turn_ended(self, project_id: str, turn_id: str, events: Sequence[TraceEvent]) -> None:
+        """After `turn_end` is stored, before the turn returns (the built-in evaluators);
+        `events` are the turn's events as stored."""

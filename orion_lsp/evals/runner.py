@@ -73,27 +73,29 @@ class Evaluations:
         self._scores = scores
         self._redact = redact
 
-    async def score_turn_end(self, project_id: str, turn_id: str) -> list[Score]:
+    async def score_turn_end(
+        self, project_id: str, turn_id: str, events: Sequence[TraceEvent] | None = None
+    ) -> list[Score]:
         """The built-in evaluators on a turn that just ended; written before returning."""
-        events = await self._traces.events(project_id, turn_id)
+        if events is None:
+            events = await self._traces.events(project_id, turn_id)
         scores = builtin.builtin_scores(project_id, turn_id, events)
         await self._scores.put(*scores)
         return scores
 
     # -- the orchestrator's TurnEvaluator seam ------------------------------------------
 
-    async def turn_ended(self, project_id: str, turn_id: str) -> None:
-        await self.score_turn_end(project_id, turn_id)
+    async def turn_ended(self, project_id: str, turn_id: str, events: Sequence[TraceEvent]) -> None:
+        await self.score_turn_end(project_id, turn_id, events)
 
     async def turn_started(self, req: TurnRequest, documents: DocumentSource) -> None:
         """`edit_kept` for the previous turn of this turn's thread."""
         if req.source == "replay":
             return  # a replay sample belongs to no thread: it follows nothing
         project_id = req.project.project_id
-        previous = await previous_turn(self._db, project_id, req.turn_id)
+        previous, events = await previous_edits(self._db, project_id, req.turn_id)
         if previous is None:
             return
-        events = await self._traces.events(project_id, previous)
         read = current_text(req.project.root, documents)
         # A few small reads (the buffers live on the event loop): not worth a thread.
         scores = edit_kept(project_id, previous, events, read)
@@ -169,14 +171,27 @@ def _builtin(
     return scores
 
 
-async def previous_turn(db: Database, project_id: str, turn_id: str) -> str | None:
-    """The turn before `turn_id` in its thread (its project, before threads existed)."""
-    row = await db.fetchone(
-        "SELECT p.turn_id FROM trace_events AS t JOIN trace_events AS p"
-        " ON p.project_id = t.project_id AND p.type = 'turn_start' AND p.id < t.id"
-        " AND p.thread_id IS t.thread_id"
-        " WHERE t.turn_id = ? AND t.project_id = ? AND t.type = 'turn_start'"
-        " ORDER BY p.id DESC LIMIT 1",
-        (turn_id, project_id),
+# The turn before a turn in its thread (in its project, for rows from before threads).
+_PREVIOUS_TURN_SQL = (
+    "SELECT p.turn_id FROM trace_events AS t JOIN trace_events AS p"
+    " ON p.project_id = t.project_id AND p.type = 'turn_start' AND p.id < t.id"
+    " AND p.thread_id IS t.thread_id"
+    " WHERE t.turn_id = ? AND t.project_id = ? AND t.type = 'turn_start'"
+    " ORDER BY p.id DESC LIMIT 1"
+)
+
+
+async def previous_edits(
+    db: Database, project_id: str, turn_id: str
+) -> tuple[str | None, list[TraceEvent]]:
+    """The previous turn of `turn_id`'s thread and its edit tools' events (one query:
+    it runs before every turn's first model call)."""
+    rows = await db.fetchall(
+        "SELECT id, project_id, turn_id, seq, type, payload, created_at FROM trace_events"
+        f" WHERE turn_id = ({_PREVIOUS_TURN_SQL}) AND project_id = ?"
+        " AND type IN ('tool_call', 'tool_result')"
+        " AND json_extract(payload, '$.name') IN ('edit_file', 'create_file') ORDER BY seq",
+        (turn_id, project_id, project_id),
     )
-    return None if row is None else str(row[0])
+    events = [TraceEvent.from_row(r) for r in rows]
+    return (events[0].turn_id if events else None), events

@@ -17,6 +17,7 @@ redaction.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,19 +38,52 @@ class PackedRequest:
     stored: dict[str, Any]  # what the payload keeps under `request`
 
 
-def pack_request(request: dict[str, Any], redactor: Redactor | None) -> PackedRequest:
-    messages = request.get("messages") or []
-    texts = [encode_payload(m, redactor) for m in messages]
-    tools = request.get("tools")
-    tools_text = encode_payload({"tools": tools}, redactor) if tools else None
-    stored: dict[str, Any] = {
-        "messageRefs": [text_hash(t) for t in texts],
-        "toolsRef": text_hash(tools_text) if tools_text is not None else None,
-        "params": request.get("params") or {},
-    }
-    if tools_text is not None:
-        texts.append(tools_text)
-    return PackedRequest(texts, stored)
+# Redacting a message walks its structure through every pattern; the same
+# messages (system prompt, history, tool specs) come back at every step.
+CACHE_CHARS = 4_000_000  # raw + redacted text kept, about 8 MB at most
+
+
+class RequestPacker:
+    """Packs requests, remembering each message's redacted text and hash.
+
+    The cache keys on the message's own JSON text and on the redactor's
+    `generation` (a secret added later must apply to what is packed later).
+    """
+
+    def __init__(self, redactor: Redactor | None) -> None:
+        self._redactor = redactor
+        self._cache: OrderedDict[tuple[int, str], tuple[str, str]] = OrderedDict()
+        self._chars = 0
+
+    def _encoded(self, value: dict[str, Any]) -> tuple[str, str]:
+        key = (getattr(self._redactor, "generation", 0), encode_payload(value, None))
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        text = encode_payload(value, self._redactor)
+        entry = (text, text_hash(text))
+        if getattr(self._redactor, "generation", None) is not None or self._redactor is None:
+            self._cache[key] = entry
+            self._chars += len(key[1]) + len(text)
+            while self._chars > CACHE_CHARS and self._cache:
+                (_, raw), (old, _) = self._cache.popitem(last=False)
+                self._chars -= len(raw) + len(old)
+        return entry
+
+    def pack(self, request: dict[str, Any]) -> PackedRequest:
+        messages = [self._encoded(m) for m in request.get("messages") or []]
+        tools = request.get("tools")
+        tools_entry = self._encoded({"tools": tools}) if tools else None
+        texts = [t for t, _ in messages]
+        if tools_entry is not None:
+            texts.append(tools_entry[0])
+        stored: dict[str, Any] = {
+            "messageRefs": [h for _, h in messages],
+            "toolsRef": tools_entry[1] if tools_entry is not None else None,
+            "params": request.get("params") or {},
+        }
+        return PackedRequest(texts, stored)
 
 
 async def store_request_blobs(

@@ -24,7 +24,7 @@ from orion_lsp.storage.errors import StorageError
 from orion_lsp.storage.payload import encode_payload
 from orion_lsp.storage.requests import (
     MissingBlob,
-    pack_request,
+    RequestPacker,
     resolve_request,
     store_request_blobs,
 )
@@ -120,6 +120,7 @@ def _pid_alive(pid: int | None) -> bool:
 class TraceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._packer = RequestPacker(db.redactor)
 
     async def append(
         self, project_id: str, turn_id: str, type: str, payload: dict[str, Any]
@@ -134,7 +135,7 @@ class TraceStore:
         packed = None
         if isinstance(payload, dict) and isinstance(payload.get("request"), dict):
             # An exact model request: its messages go to the blob store, once each.
-            packed = pack_request(payload["request"], self.db.redactor)
+            packed = self._packer.pack(payload["request"])
             payload = {**payload, "request": packed.stored}
         text = encode_payload(payload, self.db.redactor)
         created_at = utc_now()

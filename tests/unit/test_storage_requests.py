@@ -152,3 +152,20 @@ def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+async def test_a_secret_added_later_is_masked_in_later_requests(tmp_path: Path) -> None:
+    redactor = Redactor()
+    db = await Database.open(tmp_path / "orion.db", redactor=redactor)
+    try:
+        store = TraceStore(db)
+        late = "late-secret-value-42"
+        msgs = [{"role": "user", "content": f"token {late}"}]
+        first = await store.append("p", "t", "llm_call", {"request": request(msgs)})
+        redactor.add_secret(late)  # e.g. the user set an API key after start-up
+        second = await store.append("p", "t", "llm_call", {"request": request(msgs)})
+        assert first.payload["request"]["messageRefs"] != second.payload["request"]["messageRefs"]
+        full = await store.resolved(second)
+        assert late not in json.dumps(full.payload)
+    finally:
+        await db.close()
