@@ -31,6 +31,8 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     # Neovim's once-per-workspace question): only then may a turn's end run the
     # workspace's own test command. Never from the environment.
     "workspaceTrusted": ("workspace_trusted", None, bool),
+    # The OTEL_EXPORTER_OTLP_* variables override it (telemetry/config.py).
+    "otlpEndpoint": ("otlp_endpoint", None, str),
 }
 
 _LIMITS = {
@@ -64,6 +66,8 @@ class Settings:
     tool_mode: str = "auto"
     turn_timeout_s: int = 600
     workspace_trusted: bool = False
+    # Base URL of an OTLP/HTTP collector; None: no export unless OTEL_* says so
+    otlp_endpoint: str | None = None
     # Never a setting: environment only (ORION_API_KEY). Excluded from repr.
     api_key: str | None = field(default=None, repr=False)
 

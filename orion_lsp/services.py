@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
     from .evals.runner import Evaluations
+    from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Services:
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
     scores: ScoreStore | None = None
+    telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
     context: Any = None  # orion_lsp.context.provider.RepoContext, when built
     tools: list[Tool] = field(default_factory=list)
@@ -88,7 +90,14 @@ class Services:
         self.redactor.add_secret(settings.api_key)
         self.settings = settings
 
+    def telemetry_status(self) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {"endpoint": None, "exported": 0, "failed": 0}
+        return self.telemetry.status()
+
     async def close(self) -> None:
+        if self.telemetry is not None:
+            await self.telemetry.close()
         if self.context is not None and hasattr(self.context, "close"):
             await self.context.close()
         for db in (self.cache_db, self.db):
@@ -134,6 +143,7 @@ async def open_services(
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
     services.scores = ScoreStore(db)
+    services.telemetry = _telemetry(settings, redactor, services.traces, services.scores)
     if eager:
         await services.build_agent()
     return services
@@ -173,6 +183,32 @@ async def _build_agent(services: Services) -> None:
         end_checks=[_claim_check(services.context)],
         evaluator=services.evaluations(),
     )
+
+
+def _telemetry(
+    settings: Settings, redactor: Redactor, traces: TraceStore, scores: ScoreStore
+) -> Telemetry | None:
+    """The OTLP export of finished turns, when an endpoint is configured (else None)."""
+    import os
+
+    from .telemetry.config import TelemetryConfig
+
+    config = TelemetryConfig.resolve(settings.otlp_endpoint, os.environ)
+    if not config.enabled:
+        return None
+    from .telemetry.exporter import Telemetry
+
+    # Message content is exported only when captured: then the requests are resolved.
+    read_events = traces.resolved_events if config.capture_content else traces.events
+    telemetry = Telemetry(config, redactor, read_events, scores.for_turn)
+
+    def on_event(event: Any) -> None:
+        if event.type == "turn_end":
+            telemetry.turn_finished(event.project_id, event.turn_id)
+
+    traces.observers.append(on_event)
+    scores.observers.append(telemetry.scores_written)
+    return telemetry
 
 
 def _tools(context: Any) -> list[Tool]:
