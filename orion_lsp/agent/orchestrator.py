@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
+from ..storage import ChatStore, HistoryLoader, Score, StorageError, TraceStore
 from . import toolmode
 from .messages import (
     assistant_tool_message,
@@ -326,12 +326,6 @@ class ToolOrchestrator:
         if not isinstance(ending.reraise, StorageError):
             try:
                 await self._write_end(turn, ending)
-                if self._evaluator is not None and "turn_end" in turn.stored:
-                    # The scores are part of the turn's ledger: written before it returns
-                    # (so before `orion/turnEnd`); a failed write fails the turn loudly.
-                    await self._evaluator.turn_ended(
-                        turn.req.project.project_id, turn.turn_id, turn.events
-                    )
                 return ending
             except StorageError as exc:
                 ending = ending_of(exc)
@@ -349,11 +343,23 @@ class ToolOrchestrator:
             await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            await self._event(turn, "turn_end", turn.end_payload(ending))
+            payload = turn.end_payload(ending)
+            scores: list[Score] = []
+            if self._evaluator is not None:
+                # The built-in scores are part of the turn's ledger: committed with its
+                # turn_end (so before `orion/turnEnd`), or neither is.
+                scores = self._evaluator.end_scores(
+                    turn.req.project.project_id, turn.turn_id, turn.events, payload
+                )
+            await self._event(turn, "turn_end", payload, scores=scores)
             turn.stored.add("turn_end")
 
-    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        event = await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+    async def _event(
+        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+    ) -> None:
+        event = await self._traces.append(
+            turn.req.project.project_id, turn.turn_id, type, payload, scores=scores
+        )
         turn.events.append(event)
 
 

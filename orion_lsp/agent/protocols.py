@@ -14,7 +14,7 @@ from ..project import Project
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ..storage import TraceEvent
+    from ..storage import Score, TraceEvent
     from .tools.base import DocumentSource
     from .turn import TurnRequest
 
@@ -87,6 +87,12 @@ class TurnEvaluator(Protocol):
         """After `turn_start` is stored, before the first model call (the previous turn's
         `edit_kept`: does the file still hold its edits?)."""
 
-    async def turn_ended(self, project_id: str, turn_id: str, events: Sequence[TraceEvent]) -> None:
-        """After `turn_end` is stored, before the turn returns (the built-in evaluators);
-        `events` are the turn's events as stored."""
+    def end_scores(
+        self,
+        project_id: str,
+        turn_id: str,
+        events: Sequence[TraceEvent],
+        end_payload: dict[str, Any],
+    ) -> list[Score]:
+        """The built-in evaluators' scores of a turn about to end: `events` as stored so far
+        and the `turn_end` payload about to be stored with them (one transaction)."""

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ from orion_lsp.storage.requests import (
     resolve_request,
     store_request_blobs,
 )
+from orion_lsp.storage.scores import Score, upsert_scores
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,19 @@ class TraceStore:
         self.observers: list[Callable[[TraceEvent], None]] = []
 
     async def append(
-        self, project_id: str, turn_id: str, type: str, payload: dict[str, Any]
+        self,
+        project_id: str,
+        turn_id: str,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        scores: Sequence[Score] = (),
     ) -> TraceEvent:
         """Append one event (seq = 1, 2, 3... within the turn); committed on return.
 
         The payload is redacted and stored as JSON; the returned event carries
-        the stored (redacted) payload.
+        the stored (redacted) payload. `scores` are upserted in the same
+        transaction (a turn_end and the turn's built-in scores: both or neither).
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
@@ -151,6 +159,8 @@ class TraceStore:
                 await store_request_blobs(conn, packed, turn_id)
             rows = await conn.execute_fetchall(_APPEND_SQL, params)
             row = next(iter(rows))
+            if scores:
+                await upsert_scores(conn, scores, self.db.redactor)
             return int(row[0]), int(row[1])
 
         new_id, seq = await self.db.write(insert)
