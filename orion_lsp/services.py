@@ -108,7 +108,8 @@ class Services:
 def make_model(settings: Settings, redactor: Redactor) -> Model:
     from .agent.model import LiteLLMModel
 
-    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
+    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor, extra=extra)
 
 
 async def open_services(

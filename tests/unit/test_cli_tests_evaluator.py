@@ -18,6 +18,10 @@ import pytest
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 from tests.unit.test_cli import make_env, orion
 
+# The runs take a turn's files before and after it from its checkpoints (threads
+# and rewind, issue 11): until the checkpoint recorder exists there is nothing to test.
+pytest.importorskip("orion_lsp.checkpoints.recorder")
+
 BUGGY = "def add(a, b):\n    return a - b\n"
 
 
