@@ -17,8 +17,8 @@ from ..redact import Redactor, StreamRedactor
 from .model import Model, ModelError, ModelReply, ToolCallRequest
 from .model_info import FitReport
 from .retry import Attempt, call_with_retries
-from .textcalls import parse_text_tool_calls
 from .toolmode import TEXT, TextCallGate
+from .toolmode.textcalls import parse_text_tool_calls
 from .turn import TurnTimeout
 
 Emit = Callable[[str], Awaitable[None]]

@@ -14,8 +14,8 @@ from .messages import system_prompt
 from .model_info import FitReport
 from .prompt_budget import fit_turn
 from .protocols import ContextBlock
-from .textcalls import text_tool_instructions
 from .toolmode import TEXT
+from .toolmode.textcalls import text_tool_instructions
 from .turn import TurnRequest
 
 

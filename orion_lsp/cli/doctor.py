@@ -76,8 +76,8 @@ async def _model_details(settings: Settings, redactor: Redactor) -> None:
     """Context window and tool mode, as a turn would use them (and cached for it)."""
     from ..agent.model_cache import ModelInfoCache
     from ..agent.model_info import context_window_info
-    from ..agent.probe import probe_tool_mode
     from ..agent.toolmode import CACHE_KEY
+    from ..agent.toolmode.probe import probe_tool_mode
 
     info = await context_window_info(settings.model, settings.api_base, api_key=settings.api_key)
     if info is None:

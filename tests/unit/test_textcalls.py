@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orion_lsp.agent.textcalls import (
+from orion_lsp.agent.toolmode.textcalls import (
     TEXT_TOOL_INSTRUCTIONS,
     ParsedCall,
     parse_text_tool_calls,
