@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 
 from orion_lsp.agent.litellm_setup import NO_RETRY_KWARGS, import_litellm
-from orion_lsp.agent.model_info import (
-    FitReport,
+from orion_lsp.agent.window.discover import (
     context_window,
     context_window_info,
-    estimate_tokens,
-    fit_messages,
     ollama_extra_params,
 )
+from orion_lsp.agent.window.fit import FitReport, estimate_tokens, fit_messages
 from orion_lsp.testing import ScriptedModelServer
 
 Route = Callable[[Any], tuple[int, Any]]
