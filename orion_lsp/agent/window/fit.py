@@ -14,7 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -65,17 +65,11 @@ class FitReport:
     tokens_after: int
     dropped_messages: int = 0
     dropped_tokens: int = 0
-    # Indexes (in the input list) of the dropped messages, oldest first.
-    dropped_indexes: list[int] = field(default_factory=list)
 
     @property
     def over_by(self) -> int:
         """Tokens still over budget after dropping all history (shrink the map)."""
         return max(0, self.tokens_after - self.budget)
-
-    @property
-    def dropped(self) -> bool:
-        return self.dropped_messages > 0
 
     def to_trace(self) -> dict[str, Any]:
         return {
@@ -87,18 +81,6 @@ class FitReport:
             "droppedTokens": self.dropped_tokens,
             "overBy": self.over_by,
         }
-
-    def summary(self) -> str:
-        """One line for the user, e.g. in the answer or `orion/toolEvent`."""
-        parts = []
-        if self.dropped:
-            parts.append(
-                f"dropped the {self.dropped_messages} oldest history messages "
-                f"(~{self.dropped_tokens} tokens) to fit the {self.window}-token window"
-            )
-        if self.over_by:
-            parts.append(f"still ~{self.over_by} tokens over the window")
-        return "; ".join(parts)
 
 
 def fit_messages(
@@ -141,7 +123,6 @@ def fit_messages(
             total -= sizes[i]
             report.dropped_tokens += sizes[i]
     report.dropped_messages = len(dropped)
-    report.dropped_indexes = dropped
     report.tokens_after = total
     gone = set(dropped)
     kept = [m for i, m in enumerate(msgs) if i not in gone]
