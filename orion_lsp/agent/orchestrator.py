@@ -26,6 +26,7 @@ from ..storage import (
     ChatStore,
     CheckpointStore,
     HistoryLoader,
+    Score,
     StorageError,
     ThreadStore,
     TraceStore,
@@ -38,16 +39,16 @@ from .messages import (
 )
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
-from .prompt_budget import WindowFinder, map_budget
-from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnEvaluator, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
-from .turn_plan import PromptTooLarge, TurnPlan
+from .turn_plan import TurnPlan
+from .window.discover import WindowFinder, ollama_extra_params
+from .window.fit import PromptTooLarge, map_budget
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ToolOrchestrator:
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
         model_cache: ModelInfoCache | None = None,
+        evaluator: TurnEvaluator | None = None,
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -90,6 +92,7 @@ class ToolOrchestrator:
         self._end_checks = list(end_checks)
         self._model_cache = model_cache or ModelInfoCache(None)
         self._windows = WindowFinder(self._model_cache)
+        self._evaluator = evaluator
 
     async def run(
         self,
@@ -153,6 +156,8 @@ class ToolOrchestrator:
             req.project.project_id, turn.turn_id, "user", req.prompt, thread_id=req.thread_id
         )
         turn.stored.add("user")
+        if self._evaluator is not None:
+            await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
         if status == COMPLETED:
             turn.end_extra = await self._run_end_checks(turn)
@@ -238,7 +243,10 @@ class ToolOrchestrator:
         critic = self._model_factory(settings.for_critic())
         await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
         verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
-        await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
+        call: dict[str, Any] = {"role": "critic", **verdict.to_trace()}
+        if verdict.request is not None:
+            call["request"] = verdict.request
+        await self._event(turn, "llm_call", call)
         turn.critic = verdict.to_trace()
         if (
             verdict.passed
@@ -385,13 +393,29 @@ class ToolOrchestrator:
             )
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            await self._event(turn, "turn_end", turn.end_payload(ending))
+            payload = turn.end_payload(ending)
+            scores: list[Score] = []
+            if self._evaluator is not None:
+                # The built-in scores are part of the turn's ledger: committed with its
+                # turn_end (so before `orion/turnEnd`), or neither is.
+                scores = self._evaluator.end_scores(
+                    turn.req.project.project_id, turn.turn_id, turn.events, payload
+                )
+            await self._event(turn, "turn_end", payload, scores=scores)
             turn.stored.add("turn_end")
 
-    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(
-            turn.req.project.project_id, turn.turn_id, type, payload, thread_id=turn.req.thread_id
+    async def _event(
+        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+    ) -> None:
+        event = await self._traces.append(
+            turn.req.project.project_id,
+            turn.turn_id,
+            type,
+            payload,
+            thread_id=turn.req.thread_id,
+            scores=scores,
         )
+        turn.events.append(event)
 
 
 def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:

@@ -28,6 +28,10 @@ export interface ChatItem {
   error?: string;
   /** Files the turn changed (an assistant item): what its rewind button restores. */
   changedFiles?: string[];
+  /** The user's rating of this answer (src/feedbackModel.ts). */
+  rating?: "up" | "down";
+  /** Scores that arrived for this turn (`orion/turnScores`). */
+  scores?: { name: string; value?: number | null; label?: string | null }[];
 }
 
 export interface ChatState {
