@@ -196,7 +196,8 @@ async def test_rewind_restores_an_edit_and_removes_a_created_file(
         everything = await s.command("orion.history", {"includeRewound": True})
         assert [m.get("rewound") for m in everything["messages"]] == [True] * 4
         assert rows(
-            s.db, "SELECT turn_id, name, value, source FROM scores ORDER BY turn_id"
+            s.db,
+            "SELECT turn_id, name, value, source FROM scores WHERE name = 'rewound' ORDER BY turn_id",
         ) == sorted(
             [(first["turnId"], "rewound", 1.0, "human"), (turn["turnId"], "rewound", 1.0, "human")]
         )
