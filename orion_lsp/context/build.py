@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import snapshot
-from .cache import CachedMeta, CachedTags, MemoryTagCache, TagCache
+from .cache import SKIPPED, CachedMeta, CachedTags, MemoryTagCache, TagCache
 from .files import FileEntry as WalkEntry
 from .files import IgnoreRules, walk_files
 from .graph import FileEntry, NameTable, RepoGraph, make_entry
@@ -46,8 +46,8 @@ STORE_BATCH = 400
 # are more than this share of them: then it re-links the whole graph.
 INCREMENTAL_SHARE = 0.05
 # During a cold build, re-link for the partial map when this long has passed
-# since the last link started, and the index grew by a quarter since.
-RELINK_AFTER_S = 30.0
+# since the last link started, and the index grew by half since.
+RELINK_AFTER_S = 60.0
 
 
 def _pool_context() -> Any:
@@ -170,7 +170,10 @@ class Builder:
                 continue
             m = meta.get(e.rel_path)
             if m is not None and m.size == e.size and m.mtime_ns == e.mtime_ns:
-                from_store.append(e.rel_path)
+                if m.skipped:
+                    done += 1  # generated or binary when last read, unchanged since
+                else:
+                    from_store.append(e.rel_path)
                 continue
             known = ent.content_hash if ent is not None else m.content_hash if m else None
             todo.append((e.rel_path, known))
@@ -251,7 +254,7 @@ class Builder:
                 self._graph.bulk
                 and not self._relinking
                 and now - last_link > RELINK_AFTER_S
-                and len(self._entries) > 1.25 * linked_size
+                and len(self._entries) > 1.5 * linked_size
             ):
                 last_link, linked_size = now, len(self._entries)
                 self._linking = self._spawn(self._relink(save=False, bulk=True))
@@ -267,7 +270,7 @@ class Builder:
     ) -> None:
         if r.status == "parsed" and r.blob is not None:
             self.reparsed += 1
-            names = blob_names(r.blob)
+            names = blob_names(r.raw, compressed=False) if r.raw else blob_names(r.blob)
             self._set(r.rel_path, _entry(self._names, r.content_hash, r.size, r.mtime_ns, names))
             to_save.append((r.rel_path, CachedTags(r.content_hash, r.size, r.mtime_ns, r.blob)))
         elif r.status == "unchanged":
@@ -282,11 +285,19 @@ class Builder:
                 # Known to the cache only: its blob holds the names.
                 got = _cached_names(self._store, self.project_id, [r.rel_path]).get(r.rel_path)
                 if got is None:
+                    m = meta.get(r.rel_path)
+                    if m is not None and m.skipped:  # still not indexable, new mtime
+                        skip = CachedTags(r.content_hash, r.size, r.mtime_ns, SKIPPED)
+                        to_save.append((r.rel_path, skip))
                     return
                 self._set(r.rel_path, _entry(self._names, got[0], r.size, r.mtime_ns, got[1]))
                 to_save.append((r.rel_path, CachedTags(r.content_hash, r.size, r.mtime_ns, None)))
         else:
             self._drop(r.rel_path)
+            if r.content_hash:  # read and found not indexable: remember that
+                to_save.append(
+                    (r.rel_path, CachedTags(r.content_hash, r.size, r.mtime_ns, SKIPPED))
+                )
 
     async def _parse(self, todo: list[tuple[str, str | None]]) -> Any:
         root = str(self.root)

@@ -32,6 +32,11 @@ class CachedMeta(NamedTuple):
     content_hash: str
     size: int
     mtime_ns: int
+    skipped: bool = False  # read once and found not indexable (generated, binary)
+
+
+# The blob of a file read and skipped: a restart need not read it again.
+SKIPPED = b""
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class CachedTags:
     content_hash: str
     size: int
     mtime_ns: int
-    tags: bytes | None  # FileTags.to_blob(); None: keep the stored blob (same content)
+    tags: bytes | None  # FileTags.to_blob(); SKIPPED; None: keep the stored blob (same content)
 
 
 class TagCache(Protocol):
@@ -75,7 +80,7 @@ class MemoryTagCache:
 
     async def load_meta(self, project_id: str) -> dict[str, CachedMeta]:
         return {
-            p: CachedMeta(c.content_hash, c.size, c.mtime_ns)
+            p: CachedMeta(c.content_hash, c.size, c.mtime_ns, c.tags == SKIPPED)
             for p, c in self.rows.get(project_id, {}).items()
         }
 
@@ -84,7 +89,7 @@ class MemoryTagCache:
         out = {}
         for p in paths:
             c = proj.get(p)
-            if c is not None and c.tags is not None:
+            if c is not None and c.tags:
                 out[p] = (c.content_hash, c.tags)
         return out
 
@@ -128,12 +133,14 @@ class SqliteTagCache:
 
     async def load_meta(self, project_id: str) -> dict[str, CachedMeta]:
         rows = await self.db.fetchall(
-            "SELECT path, content_hash, size, mtime_ns FROM file_tags"
+            "SELECT path, content_hash, size, mtime_ns, length(tags) AS n FROM file_tags"
             " WHERE project_id = ? AND path != ? AND tags IS NOT NULL",
             (project_id, SNAPSHOT_PATH),
         )
         return {
-            r["path"]: CachedMeta(r["content_hash"], int(r["size"] or 0), int(r["mtime_ns"] or 0))
+            r["path"]: CachedMeta(
+                r["content_hash"], int(r["size"] or 0), int(r["mtime_ns"] or 0), r["n"] == 0
+            )
             for r in rows
             if r["content_hash"] is not None
         }
@@ -152,7 +159,7 @@ class SqliteTagCache:
                     f" WHERE project_id = ? AND path IN ({marks})",
                     [project_id, *chunk],
                 ):
-                    if h is not None and blob is not None:
+                    if h is not None and blob:
                         out[path] = (h, bytes(blob))
         finally:
             conn.close()

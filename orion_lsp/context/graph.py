@@ -17,9 +17,9 @@ the difference from the changed rows (rank.py). A full `build` runs once per
 cold index, in a thread, from the entries alone.
 
 While the workspace is first indexed the graph is in `bulk` mode: files
-arrive by the thousand, so nothing is marked and rows are computed on demand
-and not kept (a partial map is approximate by nature); the final `build`
-replaces it.
+arrive by the thousand, so nothing is marked, referrers are not kept, and
+rows are computed on demand and not kept (a partial map is approximate by
+nature); the final `build` replaces it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import math
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import not_
 
 from .idlists import IdLists
 from .rank import MAX_OUT, SETTLE_PUSHES, Row, name_weight, pagerank, push_changes, teleport
@@ -61,6 +63,16 @@ class NameTable:
 
     def get(self, name: str) -> int | None:
         return self.ids.get(name)
+
+    def intern_all(self, names: list[str]) -> array:
+        """Ids of `names`, interning the new ones (the lookups run in C)."""
+        ids = self.ids
+        # The names not seen yet, in the file's order (so ids are reproducible).
+        for name in compress(names, map(not_, map(ids.__contains__, names))):
+            if name not in ids:  # a name twice in `names`
+                ids[name] = len(self.names)
+                self.names.append(name)
+        return array("i", map(ids.__getitem__, names))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -101,7 +113,6 @@ def make_entry(
     ref_names: list[str],
     ref_counts: array,
 ) -> FileEntry:
-    intern = names.intern
     impl = b""
     if any(k in NON_DEFINING_KINDS for k in kinds):
         impl = bytes(1 if k in NON_DEFINING_KINDS else 0 for k in kinds)
@@ -109,10 +120,10 @@ def make_entry(
         content_hash,
         size,
         mtime_ns,
-        array("i", map(intern, def_names)),
+        names.intern_all(def_names),
         impl,
         text_lens,
-        array("i", map(intern, ref_names)),
+        names.intern_all(ref_names),
         ref_counts,
     )
 
@@ -151,8 +162,9 @@ class RepoGraph:
         """The whole graph from scratch (runs in a thread: touches only its arguments)."""
         g = cls(names)
         size = len(names)
-        def_lists: list[list[int]] = [[] for _ in range(size)]
-        ref_lists: list[list[int]] = [[] for _ in range(size)]
+        # Arrays, not lists: 860k references at 9k files would be as many int objects.
+        def_lists = [array("i") for _ in range(size)]
+        ref_lists = [array("i") for _ in range(size)]
         for i, path in enumerate(sorted(entries)):
             e = entries[path]
             g.files.append(path)
@@ -193,7 +205,10 @@ class RepoGraph:
         self.base_sum += guess
         self.live += 1
         self.by_basename.setdefault(path.rsplit("/", 1)[-1], []).append(i)
-        self._link(i, set(), entry.defining(), set(), set(entry.ref_ids))
+        # In bulk, who uses a name is left to the full build: rows need only
+        # the definers, and these appends were most of a cold build's own time.
+        refs = set() if self.bulk else set(entry.ref_ids)
+        self._link(i, set(), entry.defining(), set(), refs)
         for n in entry.impls():
             self.impls.setdefault(n, array("i")).append(i)
         return i
@@ -231,6 +246,8 @@ class RepoGraph:
             self.entries[i] = entry
             old_defs, new_defs = old.defining(), entry.defining()
             old_refs, new_refs = set(old.ref_ids), set(entry.ref_ids)
+            if self.bulk:
+                old_refs = new_refs = set()
             self._link(i, old_defs, new_defs, old_refs, new_refs)
             for n in old.impls() - entry.impls():
                 _discard(self.impls, n, i)

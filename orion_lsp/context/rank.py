@@ -51,7 +51,7 @@ PPR_EPS = 1e-4
 Row = tuple[array, array]
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=4096)  # hot names only: a full cache took 6 MB per 2k files
 def name_weight(name: str, definers: int) -> float:
     """How much a name says: long descriptive names up, private and ubiquitous down."""
     w = 1.0
@@ -81,8 +81,8 @@ def pagerank(rows: Sequence[Row], start: Sequence[float]) -> list[float]:
     n = len(rows)
     if n == 0:
         return []
-    inc_src: list[list[int]] = [[] for _ in range(n)]
-    inc_w: list[list[float]] = [[] for _ in range(n)]
+    inc_src = [array("i") for _ in range(n)]
+    inc_w = [array("d") for _ in range(n)]
     dangling: list[int] = []
     for i, (dst, p) in enumerate(rows):
         if not dst:
@@ -191,37 +191,42 @@ def _forward_push(graph: RepoGraph, tele: Mapping[int, float], eps: float) -> di
     est: dict[int, float] = {}
     res: dict[int, float] = dict(tele)
     rows: dict[int, Row] = {}
-
-    def row(u: int) -> Row:
-        r = rows.get(u)
-        if r is None:
-            r = rows[u] = graph.row(u)
-        return r
+    limit: dict[int, float] = {}  # node -> eps * out-degree
+    graph_row = graph.row
 
     def threshold(u: int) -> float:
-        return eps * max(1, len(row(u)[0]))
+        t = limit.get(u)
+        if t is None:
+            r = rows[u] = graph_row(u)
+            t = limit[u] = eps * max(1, len(r[0]))
+        return t
 
     queue = [i for i, r in res.items() if r > threshold(i)]
     queued = set(queue)
+    res_get, est_get, lim_get = res.get, est.get, limit.get
     while queue:
         u = queue.pop()
         queued.discard(u)
-        r = res.get(u, 0.0)
+        r = res_get(u, 0.0)
         res[u] = 0.0
-        est[u] = est.get(u, 0.0) + alpha * r
+        est[u] = est_get(u, 0.0) + alpha * r
         moving = DAMPING * r
-        dst, p = row(u)
+        dst, p = rows[u]
         if not dst:
             dst, p = seeds
         for v, pv in zip(dst, p, strict=True):
-            nv = res.get(v, 0.0) + moving * pv
+            nv = res_get(v, 0.0) + moving * pv
             res[v] = nv
-            if v not in queued and nv > threshold(v):
-                queue.append(v)
-                queued.add(v)
+            if v not in queued:
+                t = lim_get(v)
+                if t is None:
+                    t = threshold(v)
+                if nv > t:
+                    queue.append(v)
+                    queued.add(v)
     # What is left in the residuals sits next to where it would settle:
     # count it there so the estimate keeps the full seed mass.
     for v, r in res.items():
         if r > 0.0:
-            est[v] = est.get(v, 0.0) + r
+            est[v] = est_get(v, 0.0) + r
     return est

@@ -10,10 +10,10 @@ miss of a lexer (an f-string's `{expr}`, a Rust raw string) costs nothing a
 reader would see; definitions still come from the syntax tree.
 
 Two passes, both in C: one regex per language family blanks comments and
-strings, one finds the identifiers (one alternation doing both costs ~1.5x).
-Keywords are dropped: they can never name a definition. One-letter names are
-dropped (loop variables and parameters: they make no useful edge). A hex
-literal leaves a token such as `xFF` behind: harmless, it names nothing.
+strings, then every byte that cannot be part of an identifier becomes a
+space and the words are split off (a regex alternation doing both costs
+~1.6x). Keywords are dropped: they can never name a definition. One-letter
+names are dropped (loop variables and parameters: they make no useful edge).
 """
 
 from __future__ import annotations
@@ -23,18 +23,28 @@ import re
 from collections import Counter
 from functools import cache
 
-# Identifiers: ASCII letters, digits, `_`, and any non-ASCII byte (UTF-8
-# identifiers); at least two bytes.
-_IDENT = re.compile(rb"[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]+")
-_C_COMMENTS = rb"//[^\n]*|/\*.*?\*/"
-_DQ = rb'"(?:\\.|[^"\\\n])*"'
+# Identifier bytes: ASCII letters, digits, `_`, and any non-ASCII byte (UTF-8
+# identifiers). Every other byte becomes a space, then the words are split
+# off in C; words starting with a digit (numbers) are dropped after.
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") | set(
+    range(128, 256)
+)
+_TO_WORDS = bytes(b if b in _WORD else 0x20 for b in range(256))
+_DIGITS = frozenset(b"0123456789")
+# Comments and strings, written as "unrolled loops" (Friedl): no lazy
+# quantifier and no alternation per character, ~2x faster on docstrings.
+_C_COMMENTS = rb"//[^\n]*|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/"
+_DQ = rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"'
+_SQ = rb"'[^'\\\n]*(?:\\.[^'\\\n]*)*'"
 # A C/Rust/Java/Go character literal: one character or one escape. Wider
 # quotes would swallow Rust lifetimes (`&'a str`) up to the next quote.
 _CHAR = rb"'(?:\\[^'\n]{1,10}|[^'\\\n])'"
-_SQ = rb"'(?:\\.|[^'\\\n])*'"
-_BACKTICK = rb"`(?:\\.|[^`\\])*`"
-# A string prefix (`rb`, `f`) is left as a token: it names nothing.
-_PY_STRING = rb'"""(?:\\.|[^\\])*?"""|' + rb"'''(?:\\.|[^\\])*?'''|" + _DQ + rb"|" + _SQ
+_BACKTICK = rb"`[^`\\]*(?:\\.[^`\\]*)*`"
+# A string prefix (`rb`, `f`) is left as a word: it names nothing.
+_PY_STRING = (
+    rb'"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""'
+    rb"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''|" + _DQ + rb"|" + _SQ
+)
 
 _FAMILIES: dict[str, bytes] = {
     "python": rb"#[^\n]*|" + _PY_STRING,
@@ -89,7 +99,7 @@ def _lexer(family: str) -> tuple[re.Pattern[bytes], frozenset[bytes]]:
 def reference_counts(lang: str, src: bytes) -> Counter[bytes]:
     """name -> occurrences outside comments and strings, keywords left out."""
     blank, keywords = _lexer(_FAMILY_OF[lang])
-    counts = Counter(_IDENT.findall(blank.sub(b" ", src)))
-    for k in keywords & counts.keys():
-        del counts[k]
+    counts = Counter(blank.sub(b" ", src).translate(_TO_WORDS).split())
+    for k in [k for k in counts if len(k) < 2 or k[0] in _DIGITS or k in keywords]:
+        counts.pop(k)  # pop, not del: Counter.__delitem__ is Python code
     return counts

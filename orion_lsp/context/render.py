@@ -28,6 +28,8 @@ USED_BY_FOCUS_BOOST = 3.0
 BARE_FILE_SHARE = 0.05
 # Best share assumed for a file not ranked yet while a build is in progress.
 BULK_TOP_GUESS = 1.0
+# Characters of a typical map entry ("NNNN│", a signature line, a newline).
+TYPICAL_ENTRY_CHARS = 24
 
 
 def tokens_of(text: str) -> int:
@@ -85,21 +87,32 @@ def ranked_entries(
                 top = BULK_TOP_GUESS if graph.bulk else shares.top_of(i)
             heap.append((-(r * top), i, 0, -1))
     # Boosted definitions enter the heap on their own, with their boosted score.
-    boosted: dict[int, set[int]] = {}
+    # A map shows about max_chars // TYPICAL_ENTRY_CHARS entries, so only that
+    # many of the best boosted ones are looked up (a file of very short lines
+    # may show a few more definitions at their unboosted score).
+    candidates: list[tuple[float, int, int]] = []
+    norm = shares.norm_of
     for n in set(mentioned) | set(focus_refs):
         boost = (MENTIONED_BOOST if n in mentioned else 1.0) * (
             USED_BY_FOCUS_BOOST if n in focus_refs else 1.0
         )
-        f = factor(graph, n)
-        for i in graph.definers.get(n):
-            e = entries[i]
-            if e is None:
-                continue
-            share = f / shares.norm_of(i)
-            for k, m in enumerate(e.def_ids):
-                if m == n:
-                    boosted.setdefault(i, set()).add(k)
-                    heap.append((-(rank[i] * share * boost), i, -2, k))
+        fb = factor(graph, n) * boost
+        candidates.extend((-(rank[i] * fb / norm(i)), i, n) for i in graph.definers.get(n))
+    keep = max_chars // TYPICAL_ENTRY_CHARS + 1
+    if len(candidates) > keep:
+        candidates = heapq.nsmallest(keep, candidates)
+    boosted: dict[int, set[int]] = {}
+    for score, i, n in candidates:
+        e = entries[i]
+        if e is None:
+            continue
+        ids = e.def_ids
+        if n not in ids:
+            continue
+        k = ids.index(n)  # in C; a name defined twice in a file is rare
+        found = [k] if ids.count(n) == 1 else [j for j, m in enumerate(ids) if m == n]
+        boosted.setdefault(i, set()).update(found)
+        heap.extend((score, i, -2, j) for j in found)
     heapq.heapify(heap)
     out: list[Entry] = []
     used = 0

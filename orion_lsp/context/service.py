@@ -393,7 +393,11 @@ class _KnownNames:
 
     def __contains__(self, name: object) -> bool:
         n = self._names.get(name) if isinstance(name, str) else None
-        return n is not None and (n in self._graph.definers or n in self._graph.referrers)
+        if n is None:
+            return False
+        g = self._graph
+        # While indexing, who uses a name is not tracked yet: any name seen counts.
+        return g.bulk or n in g.definers or n in g.referrers
 
 
 def entry_of_tags(names: NameTable, tags: FileTags, h: str, size: int, mtime_ns: int) -> FileEntry:

@@ -22,7 +22,7 @@ from .idlists import IdLists
 from .rank import Row
 from .shares import ShareCache
 
-_MAGIC = b"OSN1"
+_MAGIC = b"OSN2"
 # Section order; each is (kind, name). Kinds: "s" newline-joined strings,
 # "b" raw bytes, an array type code otherwise.
 _SECTIONS: tuple[tuple[str, str], ...] = (
@@ -79,23 +79,31 @@ def dump(graph: RepoGraph, shares: ShareCache) -> bytes:
     sec["impl_pairs"] = array(
         "i", (x for n, nodes in graph.impls.items() for i in nodes for x in (n, i))
     )
-    raw = [_encode(kind, sec[name]) for kind, name in _SECTIONS]
-    head = _HEADER.pack(_MAGIC, graph.base_sum, *(len(r) for r in raw))
-    return zlib.compress(head + b"".join(raw), 1)
+    # Encoded and compressed one section at a time, so the whole never exists
+    # uncompressed; the lengths go in a header outside the compressed stream.
+    z = zlib.compressobj(1)
+    lengths, chunks = [], []
+    for kind, name in _SECTIONS:
+        raw = _encode(kind, sec.pop(name))
+        lengths.append(len(raw))
+        chunks.append(z.compress(raw))
+        del raw
+    chunks.append(z.flush())
+    return _HEADER.pack(_MAGIC, graph.base_sum, *lengths) + b"".join(chunks)
 
 
 def load(data: bytes) -> tuple[RepoGraph, ShareCache]:
     """The graph and shares a `dump` made; ValueError when the blob is not one."""
+    if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        raise ValueError("index snapshot of another version")
+    head = _HEADER.unpack_from(data)
+    base_sum, lengths = head[1], head[2:]
     try:
-        raw = zlib.decompress(data)
+        raw = zlib.decompress(memoryview(data)[_HEADER.size :])
     except zlib.error as e:
         raise ValueError(f"bad index snapshot: {e}") from e
-    if len(raw) < _HEADER.size or raw[:4] != _MAGIC:
-        raise ValueError("index snapshot of another version")
-    head = _HEADER.unpack_from(raw)
-    base_sum, lengths = head[1], head[2:]
     sec: dict[str, Any] = {}
-    pos = _HEADER.size
+    pos = 0
     for (kind, name), n in zip(_SECTIONS, lengths, strict=True):
         sec[name] = _decode(kind, raw[pos : pos + n])
         pos += n

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tree_sitter import QueryCursor
+from tree_sitter import Node, QueryCursor
 
 from .languages import grammar, parser
 from .references import reference_counts
@@ -41,6 +41,7 @@ _KIND_PRIORITY = {
     "type": 3,
     "function": 2,
 }
+_CAPTURE_PRIORITY = {f"definition.{k}": v for k, v in _KIND_PRIORITY.items()}
 
 # The cache blob: zlib over a fixed header of section lengths and the
 # sections (names and lines joined by "\n", numbers as arrays), so the index
@@ -76,6 +77,10 @@ class FileTags:
     refs: dict[str, int] = field(default_factory=dict)
 
     def to_blob(self) -> bytes:
+        return zlib.compress(self.to_raw(), 1)
+
+    def to_raw(self) -> bytes:
+        """The blob before compression (what `blob_names(raw, compressed=False)` reads)."""
         defs = self.defs
         sections = [
             self.lang.encode(),
@@ -89,7 +94,7 @@ class FileTags:
             array("I", self.refs.values()).tobytes(),
         ]
         head = _HEADER.pack(_MAGIC, *(len(x) for x in sections))
-        return zlib.compress(head + b"".join(sections), 1)
+        return head + b"".join(sections)
 
     @classmethod
     def from_blob(cls, blob: bytes) -> FileTags:
@@ -110,9 +115,9 @@ class FileTags:
         return cls(lang.decode(), defs, dict(zip(ref_names, _ints("I", counts), strict=True)))
 
 
-def blob_names(blob: bytes) -> BlobNames:
+def blob_names(blob: bytes, *, compressed: bool = True) -> BlobNames:
     """The names in a blob (ValueError when it is not ours), without its lines."""
-    _lang, names, kinds, lines, _ends, lens, _texts, refs, counts = _sections(blob)
+    _lang, names, kinds, lines, _ends, lens, _texts, refs, counts = _sections(blob, compressed)
     n = len(lines) // 4
     return BlobNames(
         _split(names, n),
@@ -142,9 +147,9 @@ def _ints(code: str, raw: bytes) -> array:
     return a
 
 
-def _sections(blob: bytes) -> list[bytes]:
+def _sections(blob: bytes, compressed: bool = True) -> list[bytes]:
     try:
-        data = zlib.decompress(blob)
+        data = zlib.decompress(blob) if compressed else blob
     except zlib.error as e:
         raise ValueError(f"bad tags blob: {e}") from e
     if len(data) < _HEADER.size or data[:4] != _MAGIC:
@@ -159,9 +164,9 @@ def _sections(blob: bytes) -> list[bytes]:
     return out
 
 
-def _line_text(src: bytes, start_byte: int) -> str:
-    begin = src.rfind(b"\n", 0, start_byte) + 1
-    end = src.find(b"\n", start_byte)
+def _line_text(src: bytes, begin: int) -> str:
+    """The line starting at byte `begin`, right-stripped and capped."""
+    end = src.find(b"\n", begin)
     if end < 0:
         end = len(src)
     # Cap in bytes first so a 1 MB single-line file costs nothing here.
@@ -185,8 +190,10 @@ def extract_tags(lang: str, src: bytes, parse_cpu: list[float] | None = None) ->
     cursor = QueryCursor(g.query)
     if g.max_start_depth is not None:
         cursor.set_max_start_depth(g.max_start_depth)
-    # name node start byte -> (priority, Definition)
-    defs: dict[int, tuple[int, Definition]] = {}
+    # name node start byte -> (priority, capture, name node, definition node):
+    # the best kind per name first, Definitions made once at the end.
+    best: dict[int, tuple[int, str, Node, Node]] = {}
+    priority = _CAPTURE_PRIORITY
     for _pattern, caps in cursor.matches(tree.root_node):
         names = caps.get("name")
         if not names:
@@ -196,18 +203,23 @@ def extract_tags(lang: str, src: bytes, parse_cpu: list[float] | None = None) ->
         for cap, nodes in caps.items():
             if cap == "name":
                 continue
-            kind = cap[11:]  # "definition.<kind>"
-            prio = _KIND_PRIORITY.get(kind, 1)
-            old = defs.get(key)
-            if old is not None and old[0] >= prio:
-                continue
-            name = (name_node.text or b"").decode("utf-8", "replace")
-            line = name_node.start_point[0] + 1
-            defs[key] = (
-                prio,
-                Definition(name, kind, line, nodes[0].end_point[0] + 1, _line_text(src, key)),
+            prio = priority.get(cap, 1)
+            old = best.get(key)
+            if old is None or old[0] < prio:
+                best[key] = (prio, cap, name_node, nodes[0])
+    out = []
+    for _prio, cap, name_node, def_node in best.values():
+        row, column = name_node.start_point
+        out.append(
+            Definition(
+                (name_node.text or b"").decode("utf-8", "replace"),
+                cap[11:],  # "definition.<kind>"
+                row + 1,
+                def_node.end_point[0] + 1,
+                _line_text(src, name_node.start_byte - column),
             )
-    out = sorted((d for _, d in defs.values()), key=lambda d: (d.line, d.name))
+        )
+    out.sort(key=lambda d: (d.line, d.name))
     counts = reference_counts(lang, src)
     # A definition's own name is not a reference to it.
     for d in out:
@@ -216,5 +228,7 @@ def extract_tags(lang: str, src: bytes, parse_cpu: list[float] | None = None) ->
         if n > 1:
             counts[raw] = n - 1
         elif n:
-            del counts[raw]
-    return FileTags(lang, out, {k.decode("utf-8", "replace"): v for k, v in counts.items()})
+            counts.pop(raw)
+    # One decode for all the names (they hold no newline).
+    ref_names = b"\n".join(counts).decode("utf-8", "replace").split("\n") if counts else []
+    return FileTags(lang, out, dict(zip(ref_names, counts.values(), strict=True)))
