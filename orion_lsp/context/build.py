@@ -184,6 +184,7 @@ class Builder:
         data = await self._cache_call("load_snapshot", self.project_id)
         if not data or self._entries:
             return False
+        t = time.perf_counter()
         try:
             graph, shares = await asyncio.to_thread(snapshot.load, data)
         except (ValueError, IndexError) as e:
@@ -195,6 +196,7 @@ class Builder:
         self._graph, self._shares = graph, shares
         self._entries = {p: e for p, e in zip(graph.files, graph.entries, strict=True) if p and e}
         self._symbols = sum(len(e.def_ids) for e in self._entries.values())
+        self.phases["restore_s"] = round(time.perf_counter() - t, 3)
         return True
 
     async def _apply_cached(
@@ -347,6 +349,7 @@ class Builder:
         self._changed_since_link = set()
         self._graph, self._shares = graph, shares
         self.phases["link_s"] = round(time.perf_counter() - t, 3)
+        self.phases.pop("restore_s", None)
         if blob is not None:
             await self._cache_call("save_snapshot", self.project_id, blob)
 
