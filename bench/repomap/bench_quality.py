@@ -98,18 +98,22 @@ def aider_hits(root: Path, picks: list[tuple[str, str]]) -> tuple[list[bool], fl
         return "not installed (scripts/install-aider.sh installs aider-chat 0.86.1 into .cache/)"
     with tempfile.TemporaryDirectory() as tmp:
         job = Path(tmp) / "job.json"
+        from orion_lsp.context.files import walk_files
+
         job.write_text(
             json.dumps(
                 {
                     "root": str(root),
+                    # The files Orion indexes (the stdlib is no git repository
+                    # for Aider to list): the same corpus for both.
+                    "files": [e.rel_path for e in walk_files(root)],
                     "budget": BUDGET_TOKENS,
                     "questions": [QUESTION.format(name=n) for n, _ in picks],
-                    "cache": str(Path(tmp) / "aider-cache"),
+                    "cache": str(Path(tmp) / "aider-tags-cache"),
                 }
             )
         )
-        # Aider writes its tag cache into the repository it maps: give it a
-        # copy-free place by running it with HOME and cwd in the temp folder.
+        # HOME and cwd in the temp folder: Aider's own files stay out of the corpus.
         env = {**os.environ, "HOME": tmp, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         proc = subprocess.run(
             [str(AIDER_PYTHON), str(AIDER_SCRIPT), str(job)],

@@ -398,6 +398,17 @@ class Builder:
         # Tags already cached are gone with it: shown files are re-parsed from disk.
         self._store = MemoryTagCache()
 
+    async def close(self) -> None:
+        """Stop background work (re-links, cache writes) of this index."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # closing: their fate is moot
+                pass
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -412,6 +423,7 @@ class Builder:
             "symbols": self._symbols,
             "buildMs": self._build_ms,
             "complete": self.complete,
+            "parsed": self.reparsed,  # by the last build: 0 on a restart with nothing changed
         }
 
     @property

@@ -217,8 +217,11 @@ class RepoIndex(Builder):
     ) -> RepoMap:
         """The ranked map for one request, from whatever is indexed now."""
         complete = self.complete
-        if budget_tokens <= 0 or not self._entries:
+        note = self._partial_note(complete)
+        if budget_tokens <= 0 or tokens_of(note) > budget_tokens:
             return RepoMap("", 0, 0, complete)
+        if not self._entries:
+            return RepoMap(note, 0, tokens_of(note), complete)
         t0 = time.perf_counter()
         g, shares = self._graph, self._shares
         g.settle()
@@ -237,7 +240,6 @@ class RepoIndex(Builder):
             if e is not None:
                 focus_refs.update(n for n in e.ref_ids if n in g.definers)
         t1 = time.perf_counter()
-        note = self._partial_note(complete)
         entries = ranked_entries(
             g,
             shares,

@@ -171,10 +171,12 @@ async def test_refresh_paths_picks_up_new_and_changed_files(repo: Path) -> None:
     assert index.complete == 1.0
 
 
-async def test_render_before_build_is_empty_and_incomplete(repo: Path) -> None:
+async def test_render_before_build_says_the_map_is_not_there_yet(repo: Path) -> None:
     index = RepoIndex(repo, "proj")
     m = index.render()
-    assert (m.text, m.complete) == ("", 0.0)
+    assert m.complete == 0.0 and m.files == 0
+    assert m.text == "(partial map: the workspace is still being listed)\n"
+    assert index.render(budget_tokens=5).text == ""  # no room even for the note
 
 
 async def test_progress_is_reported(repo: Path) -> None:
