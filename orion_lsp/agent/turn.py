@@ -14,6 +14,10 @@ MAX_STEPS = "max_steps"
 ERROR = "error"
 
 
+class TurnTimeout(Exception):
+    """The turn's time limit (`turnTimeoutSeconds`) ran out: stored as an error, not raised."""
+
+
 def new_turn_id() -> str:
     return uuid.uuid4().hex
 
@@ -59,5 +63,9 @@ class TurnOutcome:
             "status": self.status,
             "answer": self.answer,
             "toolCalls": [{"name": c["name"], "ok": c["ok"]} for c in self.tool_calls],
-            "edits": [{"path": e["path"], "applied": e["applied"]} for e in self.edits],
+            # Not applied: "refused" or "error" says how (tools/edit.py).
+            "edits": [
+                {k: e[k] for k in ("path", "applied", "refused", "error") if k in e}
+                for e in self.edits
+            ],
         }

@@ -68,6 +68,10 @@ async def run_command(args: Any, verb: Verb, warmup: ModelWarmup | None = None) 
             return await cmd_history(services, args)
         if args.command == "traces":
             return await cmd_traces(services, args)
+        if args.command in ("eval", "rate"):
+            from .evals import cmd_eval, cmd_rate
+
+            return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
         return EXIT_USAGE
     except StorageError as exc:
         print(str(exc), file=sys.stderr)
@@ -86,8 +90,11 @@ async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = N
         if not args.prompt.strip():
             print("orion: the prompt is empty", file=sys.stderr)
             return EXIT_USAGE
-        return await _one_turn(services, project, args.prompt, warmup)
+        tests = TerminalTests(services)
+        status = await _one_turn(services, project, args.prompt, tests, warmup)
+        return await tests.finish(status)
     status = EXIT_OK
+    tests = TerminalTests(services)
     print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
@@ -96,10 +103,10 @@ async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = N
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt, warmup)
+        status = await _one_turn(services, project, prompt, tests, warmup)
         if status == EXIT_STORAGE:
             return status
-    return status
+    return await tests.finish(status)
 
 
 def _read_prompt() -> str | None:
@@ -111,8 +118,40 @@ def _read_prompt() -> str | None:
     return line.rstrip("\n")
 
 
+class TerminalTests:
+    """The `tests` evaluator after each turn (`[eval] on_turn_end`): scores go to stderr,
+    and `orion chat` exits only when the runs it started are done. The user's own
+    command in their terminal: the workspace counts as trusted."""
+
+    def __init__(self, services: Services) -> None:
+        from ..evals.background import BackgroundTests
+
+        self.storage_errors: list[StorageError] = []
+        self.runs = BackgroundTests(services.evaluations, self._report, self.storage_errors.append)
+
+    async def _report(self, turn_id: str, scores: list[Any]) -> None:
+        for s in scores:
+            value = "" if s.value is None else f" (exit {s.value:g})"
+            print(f"  [{s.name}] {s.label}{value} turn {turn_id[:8]}", file=sys.stderr)
+
+    def after(self, project: Project, turn_id: str, edits: list[dict[str, Any]]) -> None:
+        if self.runs.after_turn(project, turn_id, edits, trusted=True) is not None:
+            print("  [tests] running the test command in a scratch copy...", file=sys.stderr)
+
+    async def finish(self, status: int) -> int:
+        await self.runs.wait()
+        if self.storage_errors:
+            print(str(self.storage_errors[0]), file=sys.stderr)
+            return EXIT_STORAGE
+        return status
+
+
 async def _one_turn(
-    services: Services, project: Project, prompt: str, warmup: ModelWarmup | None = None
+    services: Services,
+    project: Project,
+    prompt: str,
+    tests: TerminalTests,
+    warmup: ModelWarmup | None = None,
 ) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
@@ -139,6 +178,8 @@ async def _one_turn(
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+    if services.telemetry is not None:
+        await services.telemetry.flush(timeout_s=4)
     if not outcome.answer.endswith("\n"):
         sys.stdout.write("\n")
     sys.stdout.flush()
@@ -146,6 +187,7 @@ async def _one_turn(
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
     print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    tests.after(project, outcome.turn_id, outcome.edits)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
 
@@ -183,6 +225,10 @@ async def cmd_history(services: Services, args: Any) -> int:
 
 async def cmd_traces(services: Services, args: Any) -> int:
     assert services.traces is not None
+    if args.action == "export":
+        from .telemetry import cmd_traces_export
+
+        return await cmd_traces_export(services, args)
     turn_id = args.turn or await services.traces.last_turn_id(args.project_id)
     if turn_id is None:
         print(f"orion: no turns for project {args.project_id}", file=sys.stderr)
@@ -192,13 +238,15 @@ async def cmd_traces(services: Services, args: Any) -> int:
         print(f"orion: no events for turn {turn_id} in project {args.project_id}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        # Each llm_call's request comes back in full: messages, tools and params as sent.
+        resolved = await services.traces.resolved_events(args.project_id, turn_id)
         print_json(
             {
                 "projectId": args.project_id,
                 "turnId": turn_id,
                 "events": [
                     {"seq": e.seq, "type": e.type, "payload": e.payload, "createdAt": e.created_at}
-                    for e in events
+                    for e in resolved
                 ],
             }
         )

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -25,17 +25,23 @@ from ..project import Project, ProjectSet, project_for, uri_to_path
 from ..redact import Redactor
 from ..services import Services, open_services
 from ..storage import StorageError
-from .commands import COMMANDS, CommandHandlers
+from .commands import BY_NAME, COMMANDS, CommandHandlers
 from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
+from .turn_requests import TurnRequests
 from .turns import TurnRunner
+
+if TYPE_CHECKING:
+    from ..agent.turn import TurnOutcome, TurnRequest
+    from ..evals.background import BackgroundTests
+    from ..storage import Score
 
 log = logging.getLogger(__name__)
 
+# A background evaluator's scores landed (docs/protocol.md): {turnId, scores}.
+TURN_SCORES = "orion/turnScores"
 PARENT_POLL_SECONDS = 3.0
-# Commands that run a turn: the turn task shows its own error (turns.py).
-TURN_COMMANDS = ("orion.chat", "orion.codeAction")
 
 
 class OrionProtocol(LanguageServerProtocol):
@@ -56,36 +62,77 @@ class OrionLanguageServer(LanguageServer):
         self.redactor = Redactor.from_environment(self._environ)
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
-        self.handlers = CommandHandlers(self)
         self.indexer = Indexer(self)
-        self.turns = TurnRunner(self, lambda: self.services.agent(), self.redactor, self.show_error)
+        self._background_tests: BackgroundTests | None = None  # made on first use
+        self.turns = TurnRunner(
+            self,
+            lambda: self.services.agent(),
+            self.redactor,
+            self.show_error,
+            after_turn=self._after_turn,
+        )
+        self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._parent_watch: asyncio.Future[Any] | None = None
-        for name in COMMANDS:
+        for command in COMMANDS:
             # Registered so `initialize` advertises them; OrionProtocol dispatches.
-            self.command(name)(_advertised_only)
+            self.command(command.name)(_advertised_only)
 
     # -- the executeCommand boundary ---------------------------------------------------
 
     async def execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
-        handler = self.handlers.table().get(params.command)
+        command = BY_NAME.get(params.command)
         try:
-            if handler is None:
+            if command is None:
                 raise OrionRpcError(-32602, f"Unknown command {params.command!r}")
-            return await handler(params.arguments, params.work_done_token)
+            return await self.handlers.run(command, params.arguments, params.work_done_token)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
             # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and params.command not in TURN_COMMANDS:
+            if err.show and not (command is not None and command.runs_turn):
                 self.show_error(err.message)
             raise err from None
 
     def show_error(self, message: str) -> None:
         self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+
+    # -- after a turn: the background `tests` evaluator (docs/evaluation.md) -----------
+
+    @property
+    def background_tests(self) -> BackgroundTests:
+        if self._background_tests is None:
+            from ..evals.background import BackgroundTests  # not on the start-up path
+
+            self._background_tests = BackgroundTests(
+                lambda: self.services.evaluations(), self._send_scores, self._show_storage_error
+            )
+        return self._background_tests
+
+    def test_runs(self) -> dict[str, int]:
+        """Background test runs started since start-up, and running now (orion.status)."""
+        if self._background_tests is None:
+            return {"started": 0, "running": 0}
+        return self._background_tests.status()
+
+    def _after_turn(self, req: TurnRequest, outcome: TurnOutcome) -> None:
+        if not outcome.edits:
+            return  # nothing changed: nothing to test
+        trusted = self.services.settings.workspace_trusted
+        self.background_tests.after_turn(
+            req.project, outcome.turn_id, outcome.edits, trusted=trusted
+        )
+
+    async def _send_scores(self, turn_id: str, scores: list[Score]) -> None:
+        self.protocol.notify(
+            TURN_SCORES, {"turnId": turn_id, "scores": [s.to_wire() for s in scores]}
+        )
+
+    def _show_storage_error(self, exc: StorageError) -> None:
+        self.show_error(self.redactor(str(exc)))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would send "Error in server: <exception text>" to the client; the text
@@ -169,6 +216,8 @@ class OrionLanguageServer(LanguageServer):
 
     async def on_shutdown(self) -> None:
         await self.turns.cancel_all()
+        if self._background_tests is not None:
+            await self._background_tests.cancel()  # their commands' process groups die too
         for task in list(self._background):
             task.cancel()
         await self.services.close()
