@@ -29,6 +29,7 @@ test: $(STAMP)
 
 test-realmodel: $(STAMP)
 	bash scripts/install-local-model.sh
+	$(PY) -m pip install --quiet -e '.[export]' 
 	$(PY) -m pytest -q -m realmodel tests/e2e
 
 test-editors: $(STAMP)

@@ -112,7 +112,7 @@ async def export_dataset(
             async for turn in iter_turns(traces, scores, project_id):
                 if not turn.is_replay:
                     labels[turn.label.label] += 1
-                _rows_of(turn, opts, writer)
+                await _rows_of(turn, opts, writer)
     except BaseException:
         writer.close()
         tmp.unlink(missing_ok=True)
@@ -149,7 +149,7 @@ def _excluded(turns: list[TurnRecord], opts: ExportOptions) -> bool:
     )
 
 
-def _rows_of(turn: TurnRecord, opts: ExportOptions, writer: _Writer) -> None:
+async def _rows_of(turn: TurnRecord, opts: ExportOptions, writer: _Writer) -> None:
     if not turn.steps:
         return
     if _excluded([turn], opts):
@@ -160,12 +160,13 @@ def _rows_of(turn: TurnRecord, opts: ExportOptions, writer: _Writer) -> None:
         if turn.is_replay or label == BAD or (label == UNLABELED and not opts.include_unlabeled):
             return
         last = turn.steps[-1]
-        writer.write(sft_row(last.request, last.reply, opts.fmt), [turn], [last])
+        writer.write(sft_row(await last.request(), last.reply, opts.fmt), [turn], [last])
     elif opts.kind == "kto":
         if label == UNLABELED:
             return  # KTO needs a yes or a no
         for step in turn.steps:
-            writer.write(kto_row(step.request, step.reply, label == GOOD, opts.fmt), [turn], [step])
+            row = kto_row(await step.request(), step.reply, label == GOOD, opts.fmt)
+            writer.write(row, [turn], [step])
 
 
 async def _dpo(
@@ -198,7 +199,7 @@ async def _dpo(
                 if sample.steps and sample.steps[0].key == original.key:
                     candidates.append((sample, sample.steps[0]))
             for a, b in _pairs(candidates):
-                _write_pair(a, b, original, opts, writer)
+                await _write_pair(a, b, original, opts, writer)
         critic_pair = _critic_pair(turn)
         if critic_pair is not None:
             rejected, chosen = critic_pair
@@ -206,7 +207,7 @@ async def _dpo(
                 writer.excluded += 1
                 continue
             writer.write(
-                dpo_row(rejected.request, chosen.reply, rejected.reply, opts.fmt),
+                dpo_row(await rejected.request(), chosen.reply, rejected.reply, opts.fmt),
                 [turn],
                 [rejected, chosen],
             )
@@ -218,7 +219,7 @@ def _pairs(items: list[tuple[TurnRecord, Step]]) -> Iterator[tuple[tuple[TurnRec
             yield items[i], items[j]
 
 
-def _write_pair(
+async def _write_pair(
     a: tuple[TurnRecord, Step],
     b: tuple[TurnRecord, Step],
     original: Step,
@@ -234,7 +235,7 @@ def _write_pair(
         writer.excluded += 1
         return
     writer.write(
-        dpo_row(original.request, chosen[1].reply, rejected[1].reply, opts.fmt),
+        dpo_row(await original.request(), chosen[1].reply, rejected[1].reply, opts.fmt),
         turns,
         [chosen[1], rejected[1]],
     )

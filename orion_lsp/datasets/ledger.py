@@ -3,7 +3,7 @@
 `iter_turns` walks `turn_start` rows in pages (by row id), so an export of
 10,000 turns holds one page of ids and one turn at a time. Each `TurnRecord`
 carries the turn's model steps with their exact requests resolved from the
-blob store (`TraceStore.resolved`) and the reply as the model gave it:
+blob store (on demand, one query a request) and the reply as the model gave it:
 
 - native tool calls: `{"role": "assistant", "content": text, "tool_calls": [...]}`
   in the OpenAI wire shape (arguments as JSON text, as the model sent them);
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..storage import Score, ScoreStore, TraceEvent, TraceStore
+from ..storage.requests import resolve_request
 from .policy import Label, label_turn
 
 PAGE = 200
@@ -31,20 +32,28 @@ PAGE = 200
 @dataclass
 class Step:
     step: int
-    request: dict[str, Any]  # {messages, tools, params}, exactly as sent
+    stored: dict[str, Any]  # the request as stored (blob references)
     reply: dict[str, Any]  # the assistant message the model returned
     model: str
     text_mode: bool
+    _fetch: Any = None
+    _request: dict[str, Any] | None = None
+
+    async def request(self) -> dict[str, Any]:
+        """`{messages, tools, params}` exactly as sent (read from the blob store once)."""
+        if self._request is None:
+            self._request = await resolve_request(self._fetch, self.stored)
+        return self._request
 
     @property
     def key(self) -> str:
-        """The identity of the request (messages and tools; not sampling params)."""
-        data = json.dumps(
-            [self.request.get("messages"), self.request.get("tools")],
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        """The identity of the request (its messages and tools; not sampling params)."""
+        refs = self.stored.get("messageRefs")
+        if refs is not None:
+            data = json.dumps([refs, self.stored.get("toolsRef")])
+        else:  # a request stored whole (older rows)
+            data = json.dumps([self.stored.get("messages"), self.stored.get("tools")],
+                              sort_keys=True, ensure_ascii=False)  # fmt: skip
         return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -90,14 +99,50 @@ async def iter_turn_starts(traces: TraceStore, project_id: str) -> AsyncIterator
 async def iter_turns(
     traces: TraceStore, scores: ScoreStore, project_id: str
 ) -> AsyncIterator[TurnRecord]:
+    """The project's turns, oldest first: a page of turns' events and scores per query."""
+    page: list[str] = []
     async for start in iter_turn_starts(traces, project_id):
-        yield await load_turn(traces, scores, project_id, start.turn_id)
+        page.append(start.turn_id)
+        if len(page) == PAGE:
+            for record in await _load_page(traces, scores, project_id, page):
+                yield record
+            page = []
+    for record in await _load_page(traces, scores, project_id, page):
+        yield record
+
+
+async def _load_page(
+    traces: TraceStore, scores: ScoreStore, project_id: str, turn_ids: list[str]
+) -> list[TurnRecord]:
+    if not turn_ids:
+        return []
+    marks = ",".join("?" * len(turn_ids))
+    rows = await traces.db.fetchall(
+        "SELECT id, project_id, turn_id, seq, type, payload, created_at FROM trace_events"
+        f" WHERE project_id = ? AND turn_id IN ({marks}) ORDER BY turn_id, seq",
+        (project_id, *turn_ids),
+    )
+    events: dict[str, list[TraceEvent]] = {t: [] for t in turn_ids}
+    for row in rows:
+        events[row["turn_id"]].append(TraceEvent.from_row(row))
+    turn_scores = await scores.for_turns(turn_ids)
+    return [_record(traces, project_id, t, events[t], turn_scores.get(t, [])) for t in turn_ids]
 
 
 async def load_turn(
     traces: TraceStore, scores: ScoreStore, project_id: str, turn_id: str
 ) -> TurnRecord:
     events = await traces.events(project_id, turn_id)
+    return _record(traces, project_id, turn_id, events, await scores.for_turn(turn_id))
+
+
+def _record(
+    traces: TraceStore,
+    project_id: str,
+    turn_id: str,
+    events: list[TraceEvent],
+    turn_scores: list[Score],
+) -> TurnRecord:
     start = next((e.payload for e in events if e.type == "turn_start"), {})
     end = next((e.payload for e in reversed(events) if e.type == "turn_end"), {})
     steps: list[Step] = []
@@ -118,18 +163,17 @@ async def load_turn(
             continue
         if p.get("error") or "text" not in p or not isinstance(p.get("request"), dict):
             continue
-        resolved = (await traces.resolved(e)).payload
         step = Step(
             step=int(p.get("step") or len(steps) + 1),
-            request=resolved["request"],
+            stored=p["request"],
             reply=reply_message(p),
             model=str(p.get("model") or start.get("model") or ""),
             text_mode=bool(p.get("textToolCalls")) or p.get("toolMode") == "text",
+            _fetch=traces.db.fetchall,
         )
         steps.append(step)
         if seen_critic and revision_step is None:
             revision_step = step.step
-    turn_scores = await scores.for_turn(turn_id)
     status = end.get("status") if isinstance(end.get("status"), str) else None
     return TurnRecord(
         turn_id=turn_id,

@@ -84,10 +84,11 @@ async def replay(
     if chosen is None:
         known = ", ".join(str(s.step) for s in original.steps)
         raise ReplayError(f"turn {turn_id} has no step {step} (steps: {known})")
-    params = {k: v for k, v in (chosen.request.get("params") or {}).items() if k in SAMPLING_KEYS}
+    request = await chosen.request()
+    params = {k: v for k, v in (request.get("params") or {}).items() if k in SAMPLING_KEYS}
     if temperature is not None:
         params["temperature"] = temperature
-    tools = chosen.request.get("tools") or []
+    tools = request.get("tools") or []
     tool_names = [str((t.get("function") or {}).get("name")) for t in tools if isinstance(t, dict)]
     out: list[Sample] = []
     for _ in range(samples):
@@ -102,7 +103,7 @@ async def replay(
                 original.turn_id,
                 chosen.step,
                 sample_model,
-                chosen.request["messages"],
+                request["messages"],
                 tools,
                 tool_names,
                 TEXT if chosen.text_mode else "native",
