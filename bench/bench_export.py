@@ -32,6 +32,14 @@ RSS_TARGET_MB = 300.0
 SYSTEM = "You are Orion, a coding agent. " + "Follow the rules of the workspace. " * 60
 
 
+def ledger_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.glob("orion.db*")) / 1e6
+
+
+def file_mb(path: Path) -> float:
+    return path.stat().st_size / 1e6
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -150,7 +158,7 @@ async def run(turns: int) -> None:
     db = await Database.open(tmp / "orion.db")
     t0 = time.perf_counter()
     await generate(db, turns)
-    size = sum(p.stat().st_size for p in tmp.glob("orion.db*")) / 1e6
+    size = ledger_mb(tmp)
     print(f"generated {turns} turns in {time.perf_counter() - t0:.1f} s ({size:.0f} MB of ledger)")
     before = rss_mb()
     t0 = time.perf_counter()
@@ -159,7 +167,7 @@ async def run(turns: int) -> None:
     took = time.perf_counter() - t0
     peak = rss_mb()
     await db.close()
-    out_mb = (tmp / "out" / "data.jsonl").stat().st_size / 1e6
+    out_mb = file_mb(tmp / "out" / "data.jsonl")
     print(f"export sft: {manifest['rows']} rows ({out_mb:.0f} MB) in {took:.1f} s "
           f"(target < {TIME_TARGET_S:.0f} s): {'met' if took < TIME_TARGET_S else 'MISSED'}")  # fmt: skip
     print(f"peak RSS {peak:.0f} MB, {before:.0f} MB before the export "
