@@ -51,6 +51,7 @@ def test_replay_a_real_turn_on_two_models_then_export_dpo(smollm2, gemma, tmp_pa
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["original"]["turnId"] == turn
+        result_original = result["original"]
         samples += result["samples"]
     assert len(samples) == 3 and all(s["status"] == "completed" for s in samples)
     con = sqlite3.connect(db)
@@ -69,7 +70,21 @@ def test_replay_a_real_turn_on_two_models_then_export_dpo(smollm2, gemma, tmp_pa
     out = tmp_path / "dpo"
     assert orion(env, "export", "dpo", "--project-id", project, "--out", str(out)).returncode == 0
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
-    assert rows, "a good original and unlabeled samples make at least one pair"
+
+    # Which pairs policy v1 must make from these real replies (the same rule, computed here).
+    def label(item: dict) -> Label:
+        sc = item["scores"]
+        return Label(
+            item["label"],
+            (),
+            float(sc.get("claims_unknown") or 0),
+            float(sc.get("tool_errors") or 0),
+        )
+
+    items = [label(result_original), *(label(s) for s in samples)]
+    expected = sum(1 for i in range(len(items)) for j in range(i + 1, len(items))
+                   if items[i].better_than(items[j]) is not None)  # fmt: skip
+    assert len(rows) == expected
     texts = {s["text"] for s in samples}
     for row in rows:
         assert row["chosen"] != row["rejected"]
