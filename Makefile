@@ -30,7 +30,7 @@ test: $(STAMP)
 test-realmodel: $(STAMP)
 	bash scripts/install-local-model.sh
 	$(PY) -m pip install --quiet -e '.[export]' 
-	$(PY) -m pytest -q -m realmodel tests/e2e
+	$(PY) -m pytest -q -m 'realmodel and not slow' tests/e2e
 
 test-editors: $(STAMP)
 	bash scripts/test-editors.sh
