@@ -21,16 +21,22 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     "model": ("model", "ORION_MODEL", str),
     "apiBase": ("api_base", "ORION_API_BASE", str),
     "criticModel": ("critic_model", "ORION_CRITIC_MODEL", str),
+    "criticApiBase": ("critic_api_base", "ORION_CRITIC_API_BASE", str),
     "databasePath": ("database_path", "ORION_DB", str),
     "historyLimit": ("history_limit", None, int),
     "maxSteps": ("max_steps", None, int),
     "contextTokens": ("context_tokens", None, int),
     "toolMode": ("tool_mode", "ORION_TOOL_MODE", str),
     "turnTimeoutSeconds": ("turn_timeout_s", None, int),
+    # Sampling temperature of the turn's model calls; unset: the provider's default.
+    # 0 makes a local model's replies repeatable (replaying a stored request).
+    "temperature": ("temperature", "ORION_TEMPERATURE", float),
     # The client's word that this workspace is trusted (VS Code Workspace Trust,
     # Neovim's once-per-workspace question): only then may a turn's end run the
     # workspace's own test command. Never from the environment.
     "workspaceTrusted": ("workspace_trusted", None, bool),
+    # The OTEL_EXPORTER_OTLP_* variables override it (telemetry/config.py).
+    "otlpEndpoint": ("otlp_endpoint", None, str),
 }
 
 _LIMITS = {
@@ -56,6 +62,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     api_base: str | None = None
     critic_model: str | None = None
+    # The critic's server; unset: the same as `api_base` (one local server for both).
+    critic_api_base: str | None = None
     database_path: str = field(default_factory=default_database_path)
     history_limit: int = 20
     max_steps: int = 12
@@ -63,7 +71,10 @@ class Settings:
     # native | text | auto: how tool calls travel (text for models without native calling)
     tool_mode: str = "auto"
     turn_timeout_s: int = 600
+    temperature: float | None = None
     workspace_trusted: bool = False
+    # Base URL of an OTLP/HTTP collector; None: no export unless OTEL_* says so
+    otlp_endpoint: str | None = None
     # Never a setting: environment only (ORION_API_KEY). Excluded from repr.
     api_key: str | None = field(default=None, repr=False)
 
@@ -91,21 +102,38 @@ class Settings:
         changes["api_key"] = env.get("ORION_API_KEY") or None
         return _checked(replace(self, **changes))
 
+    def for_critic(self) -> Settings:
+        """The settings the critic's model client is built from (same key, own endpoint)."""
+        if self.critic_model is None:
+            raise SettingsError("no criticModel is set")
+        return replace(
+            self, model=self.critic_model, api_base=self.critic_api_base or self.api_base
+        )
+
     def public(self) -> dict[str, Any]:
         """What may be shown to a client (no key)."""
         return {
             "model": self.model,
             "apiBase": self.api_base,
             "criticModel": self.critic_model,
+            "criticApiBase": self.critic_api_base,
             "databasePath": self.database_path,
             "historyLimit": self.history_limit,
             "maxSteps": self.max_steps,
             "contextTokens": self.context_tokens,
             "toolMode": self.tool_mode,
+            "temperature": self.temperature,
         }
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
+    if typ is float:
+        if isinstance(value, bool):
+            raise SettingsError(f"setting {key!r} must be a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {key!r} must be a number") from None
     if typ is bool:
         if not isinstance(value, bool):
             raise SettingsError(f"setting {key!r} must be true or false")
@@ -127,6 +155,8 @@ def _checked(s: Settings) -> Settings:
         v = getattr(s, name)
         if not lo <= v <= hi:
             raise SettingsError(f"setting {name} must be between {lo} and {hi}, got {v}")
+    if s.temperature is not None and not 0 <= s.temperature <= 2:
+        raise SettingsError(f"setting temperature must be between 0 and 2, got {s.temperature}")
     if s.tool_mode not in ("native", "text", "auto"):
         raise SettingsError("setting toolMode must be one of native, text, auto")
     if not s.model:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .redact import Redactor
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
     from .evals.runner import Evaluations
+    from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ class Services:
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
     scores: ScoreStore | None = None
+    telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
-    context: Any = None  # orion_lsp.context.provider.RepoContext, when built
+    context: ContextProvider | None = None  # the repo map, once the agent half is built
     tools: list[Tool] = field(default_factory=list)
     cache_db: Database | None = None
     with_repo_map: bool = True
@@ -88,8 +90,15 @@ class Services:
         self.redactor.add_secret(settings.api_key)
         self.settings = settings
 
+    def telemetry_status(self) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {"endpoint": None, "exported": 0, "failed": 0}
+        return self.telemetry.status()
+
     async def close(self) -> None:
-        if self.context is not None and hasattr(self.context, "close"):
+        if self.telemetry is not None:
+            await self.telemetry.close()
+        if self.context is not None:
             await self.context.close()
         for db in (self.cache_db, self.db):
             if db is not None:
@@ -99,7 +108,8 @@ class Services:
 def make_model(settings: Settings, redactor: Redactor) -> Model:
     from .agent.model import LiteLLMModel
 
-    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
+    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor, extra=extra)
 
 
 async def open_services(
@@ -134,6 +144,7 @@ async def open_services(
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
     services.scores = ScoreStore(db)
+    services.telemetry = _telemetry(settings, redactor, services.traces, services.scores)
     if eager:
         await services.build_agent()
     return services
@@ -175,18 +186,46 @@ async def _build_agent(services: Services) -> None:
     )
 
 
-def _tools(context: Any) -> list[Tool]:
+def _telemetry(
+    settings: Settings, redactor: Redactor, traces: TraceStore, scores: ScoreStore
+) -> Telemetry | None:
+    """The OTLP export of finished turns, when an endpoint is configured (else None)."""
+    import os
+
+    from .telemetry.config import TelemetryConfig
+
+    config = TelemetryConfig.resolve(settings.otlp_endpoint, os.environ)
+    if not config.enabled:
+        return None
+    from .telemetry.exporter import Telemetry
+
+    # Message content is exported only when captured: then the requests are resolved.
+    read_events = traces.resolved_events if config.capture_content else traces.events
+    telemetry = Telemetry(config, redactor, read_events, scores.for_turn)
+
+    def on_event(event: Any) -> None:
+        if event.type == "turn_end":
+            telemetry.turn_finished(event.project_id, event.turn_id)
+
+    traces.observers.append(on_event)
+    scores.observers.append(telemetry.scores_written)
+    return telemetry
+
+
+def _tools(context: ContextProvider | None) -> list[Tool]:
     from .agent.tools.registry import default_tools
 
     if context is None:
         return default_tools()
-    from .context.tools import FindSymbolTool, tree_sitter_symbols
+    from .context.tools import FindSymbolTool, IndexResolver, tree_sitter_symbols
 
-    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(context.index_for)]
+    # FindSymbolTool names the concrete RepoIndex; it uses only what RepoIndexView says.
+    index_for = cast("IndexResolver", context.index_for)
+    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(index_for)]
 
 
-def _claim_check(context: Any) -> TurnEndCheck:
+def _claim_check(context: ContextProvider | None) -> TurnEndCheck:
     """File paths and symbols an answer cites, checked against the workspace and index."""
     from .agent.claims import ClaimCheck
 
-    return ClaimCheck(getattr(context, "index_for", None))
+    return ClaimCheck(context.index_for if context is not None else None)

@@ -20,26 +20,25 @@ from typing import Any
 
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
+from ..storage import ChatMessage, ChatStore, HistoryLoader, Score, StorageError, TraceStore
 from . import toolmode
 from .messages import (
     assistant_tool_message,
     build_messages,
-    cap_output,
     tool_message,
 )
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
-from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnEvaluator, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
-from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
+from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
-from .turn_plan import PromptTooLarge, TurnPlan
+from .turn_plan import TurnPlan
+from .window.discover import WindowFinder, ollama_extra_params
+from .window.fit import PromptTooLarge, map_budget
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,9 @@ LENGTH_NOTE = (
     "\n\n*[Orion: the model stopped at its output length limit; this answer may be incomplete.]*"
 )
 REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
+# The repo map ranks toward files these tools touched in the last RECENT_TURNS turns.
+FILE_TOOLS = frozenset({"read_file", "edit_file", "create_file"})
+RECENT_TURNS = 3
 
 
 class ToolOrchestrator:
@@ -115,7 +117,7 @@ class ToolOrchestrator:
         req, settings = turn.req, turn.settings
         await turn.sink.progress(turn.turn_id, "Loading history")
         history = await self._history.last(req.project.project_id, settings.history_limit)
-        turn.plan = await self._plan(turn)
+        turn.plan = await self._plan(turn, history)
         turn.messages = build_messages(
             req, history, turn.plan.context, settings, turn.plan.extra_system
         )
@@ -206,22 +208,15 @@ class ToolOrchestrator:
     async def _review(self, turn: RunningTurn) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
         from .critic import critique, revision_prompt
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
         settings = turn.settings
-        assert settings.critic_model is not None
-        await turn.sink.progress(turn.turn_id, f"Review by {settings.critic_model}")
-        verdict = await critique(
-            import_litellm().acompletion,
-            settings.critic_model,
-            settings.api_base,
-            turn.text,
-            turn.tool_results,
-            turn.req.prompt,
-            api_key=settings.api_key,
-            extra=NO_RETRY_KWARGS,
-        )
-        await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
+        critic = self._model_factory(settings.for_critic())
+        await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
+        verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
+        call: dict[str, Any] = {"role": "critic", **verdict.to_trace()}
+        if verdict.request is not None:
+            call["request"] = verdict.request
+        await self._event(turn, "llm_call", call)
         turn.critic = verdict.to_trace()
         if (
             verdict.passed
@@ -249,17 +244,10 @@ class ToolOrchestrator:
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_call", name, None, _call_summary(name, args))
-        if name not in self._tools:
-            known = ", ".join(sorted(self._tools))
-            result = ToolResult(
-                False, f"Unknown tool {name!r}. Tools: {known}.", f"unknown tool {name}"
-            )
-        else:
-            result = await run_tool(self._tools, name, call.arguments, turn.ctx)
-        content, truncated = cap_output(result.content, turn.ctx.max_output_chars)
+        result = await run_tool(self._tools, name, call.arguments, turn.ctx)
         turn.tool_calls.append({"name": name, "ok": result.ok})
         turn.tool_results.append(
-            {"name": name, "arguments": args, "ok": result.ok, "content": content}
+            {"name": name, "arguments": args, "ok": result.ok, "content": result.content}
         )
         await self._event(
             turn,
@@ -269,13 +257,13 @@ class ToolOrchestrator:
                 "id": call.id,
                 "ok": result.ok,
                 "summary": result.summary,
-                "content": content,
-                "truncated": truncated,
+                "content": result.content,
+                "truncated": result.truncated,
                 "data": result.data,
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_result", name, result.ok, result.summary)
-        return content
+        return result.content
 
     async def _run_end_checks(self, turn: RunningTurn) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -291,7 +279,7 @@ class ToolOrchestrator:
             await turn.say(result.note or "")
         return extra
 
-    async def _plan(self, turn: RunningTurn) -> TurnPlan:
+    async def _plan(self, turn: RunningTurn, history: list[ChatMessage]) -> TurnPlan:
         req, model, settings = turn.req, turn.model, turn.settings
         mode = await toolmode.resolve(
             settings.tool_mode, model.name, model.api_base, self._model_cache
@@ -300,18 +288,25 @@ class ToolOrchestrator:
         if window:
             # Ollama silently truncates to its default num_ctx unless told the window.
             model.add_params(ollama_extra_params(model.name, window))
-        context = await self._build_context(req, map_budget(settings.context_tokens, window))
+        budget = map_budget(settings.context_tokens, window)
+        context = await self._build_context(req, history, budget)
         return TurnPlan.build(req, mode, window, context, tool_specs(list(self._tools.values())))
 
-    async def _build_context(self, req: TurnRequest, budget_tokens: int) -> ContextBlock:
+    async def _build_context(
+        self, req: TurnRequest, history: list[ChatMessage], budget_tokens: int
+    ) -> ContextBlock:
         if self._context is None or budget_tokens <= 0:
             return ContextBlock(text="", stats={"repoMap": "off"})
+        # Ranked toward the files the conversation's last turns read or edited: a
+        # follow-up is usually about the same code. (This turn has touched nothing
+        # yet: the map is built once, before its first model call.)
+        touched = await self._recent_files(req.project.project_id, history)
         try:
             return await self._context.context_for(
                 req.project,
                 prompt=req.prompt,
                 active_file=req.active_file,
-                touched=[],
+                touched=touched,
                 budget_tokens=budget_tokens,
             )
         except StorageError:
@@ -321,17 +316,30 @@ class ToolOrchestrator:
             log.exception("repo map failed; continuing without it")
             return ContextBlock(text="", stats={"repoMap": "failed"})
 
+    async def _recent_files(self, project_id: str, history: list[ChatMessage]) -> list[str]:
+        """Files read, edited or created with success in the last turns of `history`,
+        most recent turn first (from the ledger's `tool_result` events)."""
+        turn_ids = list(dict.fromkeys(m.turn_id for m in reversed(history)))
+        files: list[str] = []
+        for turn_id in turn_ids[:RECENT_TURNS]:
+            for event in await self._traces.events(project_id, turn_id):
+                p = event.payload
+                if (
+                    event.type != "tool_result"
+                    or not p.get("ok")
+                    or p.get("name") not in FILE_TOOLS
+                ):
+                    continue
+                path = (p.get("data") or {}).get("path")
+                if isinstance(path, str) and path not in files:
+                    files.append(path)
+        return files
+
     async def _close(self, turn: RunningTurn, ending: Ending) -> Ending:
         """Write the turn's end; returns the ending as stored (a failed write makes it one)."""
         if not isinstance(ending.reraise, StorageError):
             try:
                 await self._write_end(turn, ending)
-                if self._evaluator is not None and "turn_end" in turn.stored:
-                    # The scores are part of the turn's ledger: written before it returns
-                    # (so before `orion/turnEnd`); a failed write fails the turn loudly.
-                    await self._evaluator.turn_ended(
-                        turn.req.project.project_id, turn.turn_id, turn.events
-                    )
                 return ending
             except StorageError as exc:
                 ending = ending_of(exc)
@@ -349,11 +357,23 @@ class ToolOrchestrator:
             await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            await self._event(turn, "turn_end", turn.end_payload(ending))
+            payload = turn.end_payload(ending)
+            scores: list[Score] = []
+            if self._evaluator is not None:
+                # The built-in scores are part of the turn's ledger: committed with its
+                # turn_end (so before `orion/turnEnd`), or neither is.
+                scores = self._evaluator.end_scores(
+                    turn.req.project.project_id, turn.turn_id, turn.events, payload
+                )
+            await self._event(turn, "turn_end", payload, scores=scores)
             turn.stored.add("turn_end")
 
-    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        event = await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+    async def _event(
+        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+    ) -> None:
+        event = await self._traces.append(
+            turn.req.project.project_id, turn.turn_id, type, payload, scores=scores
+        )
         turn.events.append(event)
 
 

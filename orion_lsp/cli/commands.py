@@ -93,8 +93,11 @@ async def cmd_chat(services: Services, args: Any) -> int:
         if not args.prompt.strip():
             print("orion: the prompt is empty", file=sys.stderr)
             return EXIT_USAGE
-        return await _one_turn(services, project, args.prompt)
+        tests = TerminalTests(services)
+        status = await _one_turn(services, project, args.prompt, tests)
+        return await tests.finish(status)
     status = EXIT_OK
+    tests = TerminalTests(services)
     print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
@@ -103,10 +106,10 @@ async def cmd_chat(services: Services, args: Any) -> int:
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt)
+        status = await _one_turn(services, project, prompt, tests)
         if status == EXIT_STORAGE:
             return status
-    return status
+    return await tests.finish(status)
 
 
 def _read_prompt() -> str | None:
@@ -118,7 +121,35 @@ def _read_prompt() -> str | None:
     return line.rstrip("\n")
 
 
-async def _one_turn(services: Services, project: Project, prompt: str) -> int:
+class TerminalTests:
+    """The `tests` evaluator after each turn (`[eval] on_turn_end`): scores go to stderr,
+    and `orion chat` exits only when the runs it started are done. The user's own
+    command in their terminal: the workspace counts as trusted."""
+
+    def __init__(self, services: Services) -> None:
+        from ..evals.background import BackgroundTests
+
+        self.storage_errors: list[StorageError] = []
+        self.runs = BackgroundTests(services.evaluations, self._report, self.storage_errors.append)
+
+    async def _report(self, turn_id: str, scores: list[Any]) -> None:
+        for s in scores:
+            value = "" if s.value is None else f" (exit {s.value:g})"
+            print(f"  [{s.name}] {s.label}{value} turn {turn_id[:8]}", file=sys.stderr)
+
+    def after(self, project: Project, turn_id: str, edits: list[dict[str, Any]]) -> None:
+        if self.runs.after_turn(project, turn_id, edits, trusted=True) is not None:
+            print("  [tests] running the test command in a scratch copy...", file=sys.stderr)
+
+    async def finish(self, status: int) -> int:
+        await self.runs.wait()
+        if self.storage_errors:
+            print(str(self.storage_errors[0]), file=sys.stderr)
+            return EXIT_STORAGE
+        return status
+
+
+async def _one_turn(services: Services, project: Project, prompt: str, tests: TerminalTests) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
     req = TurnRequest(project=project, prompt=prompt, source="cli")
@@ -142,6 +173,8 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+    if services.telemetry is not None:
+        await services.telemetry.flush(timeout_s=4)
     if not outcome.answer.endswith("\n"):
         sys.stdout.write("\n")
     sys.stdout.flush()
@@ -149,6 +182,7 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
     print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    tests.after(project, outcome.turn_id, outcome.edits)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
 
@@ -186,6 +220,10 @@ async def cmd_history(services: Services, args: Any) -> int:
 
 async def cmd_traces(services: Services, args: Any) -> int:
     assert services.traces is not None
+    if args.action == "export":
+        from .telemetry import cmd_traces_export
+
+        return await cmd_traces_export(services, args)
     turn_id = args.turn or await services.traces.last_turn_id(args.project_id)
     if turn_id is None:
         print(f"orion: no turns for project {args.project_id}", file=sys.stderr)
@@ -196,7 +234,7 @@ async def cmd_traces(services: Services, args: Any) -> int:
         return EXIT_FAILED
     if args.json:
         # Each llm_call's request comes back in full: messages, tools and params as sent.
-        resolved = [await services.traces.resolved(e) for e in events]
+        resolved = await services.traces.resolved_events(args.project_id, turn_id)
         print_json(
             {
                 "projectId": args.project_id,

@@ -50,15 +50,34 @@ async def run_doctor(settings: Settings) -> int:
         status = EXIT_FAILED
     langs = _languages()
     _line(bool(langs) or None, "tree-sitter", ", ".join(langs) if langs else "no languages found")
+    _telemetry_line(settings)
     return status
+
+
+def _telemetry_line(settings: Settings) -> None:
+    """Where finished turns are exported (OTLP), and whether the extra is there to do it."""
+    import importlib.util
+    import os
+
+    from ..telemetry.config import TelemetryConfig
+    from ..telemetry.exporter import EXTRA_MISSING
+
+    config = TelemetryConfig.resolve(settings.otlp_endpoint, os.environ)
+    if not config.enabled:
+        _line(None, "telemetry", "off (set OTEL_EXPORTER_OTLP_ENDPOINT to export turns)")
+    elif importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
+        _line(False, "telemetry", EXTRA_MISSING)
+    else:
+        what = "with" if config.capture_content else "without"
+        _line(True, "telemetry", f"OTLP/HTTP to {config.public_endpoint} ({what} message content)")
 
 
 async def _model_details(settings: Settings, redactor: Redactor) -> None:
     """Context window and tool mode, as a turn would use them (and cached for it)."""
     from ..agent.model_cache import ModelInfoCache
-    from ..agent.model_info import context_window_info
-    from ..agent.probe import probe_tool_mode
     from ..agent.toolmode import CACHE_KEY
+    from ..agent.toolmode.probe import probe_tool_mode
+    from ..agent.window.discover import context_window_info
 
     info = await context_window_info(settings.model, settings.api_base, api_key=settings.api_key)
     if info is None:

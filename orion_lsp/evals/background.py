@@ -37,6 +37,7 @@ class BackgroundTests:
         self._on_scores = on_scores
         self._on_storage_error = on_storage_error
         self._tasks: set[asyncio.Task[None]] = set()
+        self.started = 0  # runs started since start-up (orion.status shows it)
 
     def after_turn(
         self, project: Project, turn_id: str, edits: list[dict[str, object]], *, trusted: bool
@@ -54,6 +55,7 @@ class BackgroundTests:
         task = asyncio.create_task(
             self._run(project, turn_id, config), name=f"tests-{turn_id[:12]}"
         )
+        self.started += 1
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -71,6 +73,9 @@ class BackgroundTests:
             return
         if result.scores:
             await self._on_scores(turn_id, result.scores)
+
+    def status(self) -> dict[str, int]:
+        return {"started": self.started, "running": len(self._tasks)}
 
     async def wait(self) -> None:
         """Until every started run has finished (`orion chat` before it exits)."""

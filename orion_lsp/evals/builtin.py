@@ -8,7 +8,8 @@ events, so re-running one only replaces its rows.
   check's findings in `turn_end.claims`); only for turns the check ran on.
 - `tool_errors`: `tool_result` events with `ok: false`.
 - `edits_applied`, `edits_refused`: edits the editor (or disk) applied, and
-  edits it refused (the user said no, the buffer changed).
+  edits refused (the user said no, a rule said no). An edit the editor failed
+  to apply (`error`) is neither: it is not a judgement of the edit.
 - `critic`: the critic's verdict (`pass`/`revise`/`unclear`, source `llm`)
   when a critic ran and answered.
 """
@@ -80,7 +81,7 @@ def edits(project_id: str, turn_id: str, events: Sequence[TraceEvent]) -> list[S
         return []
     done = [e for e in end.get("edits") or [] if isinstance(e, dict)]
     applied = [str(e.get("path")) for e in done if e.get("applied")]
-    refused = [str(e.get("path")) for e in done if not e.get("applied")]
+    refused = [str(e.get("path")) for e in done if not e.get("applied") and not e.get("error")]
     return [
         Score(
             project_id, turn_id, EDITS_APPLIED, "code", len(applied), explanation=_names(applied)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..storage import Database, Score, ScoreStore, TraceEvent, TraceStore
 from . import builtin
@@ -73,20 +73,26 @@ class Evaluations:
         self._scores = scores
         self._redact = redact
 
-    async def score_turn_end(
-        self, project_id: str, turn_id: str, events: Sequence[TraceEvent] | None = None
-    ) -> list[Score]:
-        """The built-in evaluators on a turn that just ended; written before returning."""
-        if events is None:
-            events = await self._traces.events(project_id, turn_id)
-        scores = builtin.builtin_scores(project_id, turn_id, events)
-        await self._scores.put(*scores)
-        return scores
-
     # -- the orchestrator's TurnEvaluator seam ------------------------------------------
 
-    async def turn_ended(self, project_id: str, turn_id: str, events: Sequence[TraceEvent]) -> None:
-        await self.score_turn_end(project_id, turn_id, events)
+    def end_scores(
+        self,
+        project_id: str,
+        turn_id: str,
+        events: Sequence[TraceEvent],
+        end_payload: dict[str, Any],
+    ) -> list[Score]:
+        last = events[-1] if events else None
+        end = TraceEvent(
+            id=0,
+            project_id=project_id,
+            turn_id=turn_id,
+            seq=(last.seq if last else 0) + 1,
+            type="turn_end",
+            payload=end_payload,
+            created_at="",
+        )
+        return builtin.builtin_scores(project_id, turn_id, [*events, end])
 
     async def turn_started(self, req: TurnRequest, documents: DocumentSource) -> None:
         """`edit_kept` for the previous turn of this turn's thread."""

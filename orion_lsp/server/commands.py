@@ -99,6 +99,8 @@ class CommandHandlers:
             "runningTurns": self._ls.turns.running(),
             # Whether the client said this workspace may run its test command.
             "workspaceTrusted": s.workspace_trusted,
+            "testRuns": self._ls.test_runs(),
+            "telemetry": services.telemetry_status(),
         }
         if services.db_error is not None:
             result["storageError"] = str(services.db_error)

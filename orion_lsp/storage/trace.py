@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ from orion_lsp.storage.requests import (
     resolve_request,
     store_request_blobs,
 )
+from orion_lsp.storage.scores import Score, upsert_scores
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +123,25 @@ class TraceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._packer = RequestPacker(db.redactor)
+        # Called with each event after it is committed (e.g. telemetry export on
+        # turn_end). An observer must not raise; if one does, it is logged and the
+        # turn goes on: the event is already in the ledger.
+        self.observers: list[Callable[[TraceEvent], None]] = []
 
     async def append(
-        self, project_id: str, turn_id: str, type: str, payload: dict[str, Any]
+        self,
+        project_id: str,
+        turn_id: str,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        scores: Sequence[Score] = (),
     ) -> TraceEvent:
         """Append one event (seq = 1, 2, 3... within the turn); committed on return.
 
         The payload is redacted and stored as JSON; the returned event carries
-        the stored (redacted) payload.
+        the stored (redacted) payload. `scores` are upserted in the same
+        transaction (a turn_end and the turn's built-in scores: both or neither).
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
@@ -146,10 +159,18 @@ class TraceStore:
                 await store_request_blobs(conn, packed, turn_id)
             rows = await conn.execute_fetchall(_APPEND_SQL, params)
             row = next(iter(rows))
+            if scores:
+                await upsert_scores(conn, scores, self.db.redactor)
             return int(row[0]), int(row[1])
 
         new_id, seq = await self.db.write(insert)
-        return TraceEvent(new_id, project_id, turn_id, seq, type, json.loads(text), created_at)
+        event = TraceEvent(new_id, project_id, turn_id, seq, type, json.loads(text), created_at)
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("trace observer failed")
+        return event
 
     async def events(self, project_id: str, turn_id: str) -> list[TraceEvent]:
         """The events of one turn, ordered by seq."""
@@ -159,6 +180,10 @@ class TraceStore:
             (turn_id, project_id),
         )
         return [TraceEvent.from_row(r) for r in rows]
+
+    async def resolved_events(self, project_id: str, turn_id: str) -> list[TraceEvent]:
+        """The events of one turn with every request resolved in full."""
+        return [await self.resolved(e) for e in await self.events(project_id, turn_id)]
 
     async def resolved(self, event: TraceEvent) -> TraceEvent:
         """The event with its `request` (if any) resolved in full from the blob store."""

@@ -93,7 +93,7 @@ async def test_evaluations_rerun_replaces_rows(ledger) -> None:  # type: ignore[
     db, traces, scores = ledger
     await store_turn(traces, "t1", TURN)
     ev = Evaluations(db, traces, scores, Redactor())
-    await ev.score_turn_end("p", "t1")
+    await ev.evaluate("p", ["t1"], select(None) - {"tests"})
     await ev.evaluate("p", ["t1"], select(None) - {"tests"})
     await ev.evaluate("p", ["t1"], select(["tool_errors"]))
     rows = _rows(db.path, "SELECT name, count(*) FROM scores GROUP BY name ORDER BY name")
@@ -168,8 +168,7 @@ async def test_capability_report_per_model(ledger) -> None:  # type: ignore[no-u
         ],
     )  # fmt: skip
     ev = Evaluations(db, traces, scores, Redactor())
-    for t in ("t1", "t2"):
-        await ev.score_turn_end("p", t)
+    await ev.evaluate("p", ["t1", "t2"], select(None) - {"tests"})
     await rate_turn(db, scores, "t1", "up")
     report = {r["model"]: r for r in await capability_report(db, "p")}
     assert report["m1"] == {
@@ -196,3 +195,22 @@ def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+async def test_turn_end_and_its_scores_commit_together(ledger) -> None:  # type: ignore[no-untyped-def]
+    from orion_lsp.storage import FailNth, StorageError
+
+    db, traces, scores = ledger
+    await store_turn(traces, "t1", TURN[:-1])
+    ev = Evaluations(db, traces, scores, Redactor())
+    events = await traces.events("p", "t1")
+    end = TURN[-1][1]
+    got = ev.end_scores("p", "t1", events, end)
+    assert {s.name for s in got} >= {"claims_unknown", "critic", "tool_errors"}
+    db.fault_hook = FailNth(1)
+    with pytest.raises(StorageError):
+        await traces.append("p", "t1", "turn_end", end, scores=got)
+    db.fault_hook = None
+    assert _rows(db.path, "SELECT count(*) FROM scores") == [(0,)]
+    await traces.append("p", "t1", "turn_end", end, scores=got)
+    assert _rows(db.path, "SELECT count(*) FROM scores") == [(len(got),)]
