@@ -1,7 +1,8 @@
 """From traces to training data (docs/datasets.md).
 
-- `policy`: labelling policy v1, the one rule that says which turns are good,
-  bad or unlabeled (`orion export` and `orion eval --report` both use it).
+- labelling policy v1 lives with the evaluators (`orion_lsp/evals/policy.py`):
+  the one rule for good, bad and unlabeled turns, which `orion export` and
+  `orion eval --report` both use.
 - `ledger`: the project's turns read back from SQLite one at a time (streamed:
   an export never holds the ledger in memory), each with its model steps
   resolved to the exact requests and replies.

@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..evals.policy import BAD, GOOD, POLICY, UNLABELED
 from ..redact import MASK, Redactor
 from ..storage import ScoreStore, TraceStore
 from .ledger import Step, TurnRecord, iter_turn_starts, iter_turns, load_turn
-from .policy import BAD, GOOD, POLICY, UNLABELED
 from .rows import dpo_row, kto_row, sft_row
 
 KINDS = ("sft", "dpo", "kto")

@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..evals.policy import Label, label_turn
 from ..storage import Score, ScoreStore, TraceEvent, TraceStore
 from ..storage.requests import resolve_request
-from .policy import Label, label_turn
 
 PAGE = 200
 

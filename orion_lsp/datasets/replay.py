@@ -23,10 +23,10 @@ from ..agent.model_step import StepRequest, call_model
 from ..agent.toolmode import TEXT
 from ..agent.turn import COMPLETED, ERROR, new_turn_id
 from ..evals.builtin import builtin_scores
+from ..evals.policy import label_turn
 from ..redact import Redactor
 from ..storage import ScoreStore, TraceStore
 from .ledger import load_turn
-from .policy import label_turn
 
 # Sampling parameters a replay keeps from the stored request; provider options
 # (an Ollama num_ctx, say) belong to the original endpoint, not to model M.

@@ -63,7 +63,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             ScriptedReply(text="It lives in gone.py."),
             ScriptedReply(text="greet returns a string."),
         )  # fmt: skip
-        assert orion(env, "chat", "--project-id", project, "--workspace", str(ws), "Que fait greet?").returncode == 0
+        assert (
+            orion(
+                env, "chat", "--project-id", project, "--workspace", str(ws), "Que fait greet?"
+            ).returncode
+            == 0
+        )
         traces = json.loads(orion(env, "traces", "--project-id", project, "--json").stdout)
         turn = traces["turnId"]
         assert orion(env, "rate", "--project-id", project, "--turn", turn, "up").returncode == 0
@@ -74,13 +79,17 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for kind in ("sft", "dpo", "kto"):
         for fmt in ("trl", "openai"):
             out = tmp / f"{kind}-{fmt}"
-            done = orion(env, "export", kind, "--project-id", project, "--out", str(out), "--format", fmt)
+            done = orion(
+                env, "export", kind, "--project-id", project, "--out", str(out), "--format", fmt
+            )
             assert done.returncode == 0, done.stderr
             outs[f"{kind}-{fmt}"] = out
     return outs
 
 
-@pytest.mark.parametrize("name", ["sft-trl", "sft-openai", "dpo-trl", "dpo-openai", "kto-trl", "kto-openai"])
+@pytest.mark.parametrize(
+    "name", ["sft-trl", "sft-openai", "dpo-trl", "dpo-openai", "kto-trl", "kto-openai"]
+)
 def test_exports_load_with_datasets_and_render_with_a_real_chat_template(
     exported: dict[str, Path], name: str
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orion_lsp.datasets.policy import Label
+from orion_lsp.evals.policy import Label
 from tests.e2e.test_realmodel import gemma, smollm2  # noqa: F401  (module-scoped servers)
 
 # In the slow tier until it has run green against the real servers on CI's

@@ -20,8 +20,8 @@ from orion_lsp.agent.tools.disk_applier import DiskEditApplier
 from orion_lsp.agent.turn import TurnRequest
 from orion_lsp.config import load_settings
 from orion_lsp.datasets.export import ExportOptions, ExportRefused, export_dataset
-from orion_lsp.datasets.policy import BAD, GOOD, UNLABELED, label_turn
 from orion_lsp.datasets.replay import replay
+from orion_lsp.evals.policy import BAD, GOOD, UNLABELED, label_turn
 from orion_lsp.project import project_for
 from orion_lsp.services import Services, open_services
 from orion_lsp.storage import Score
