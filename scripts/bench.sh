@@ -5,8 +5,8 @@
 #
 # Usage:
 #   scripts/bench.sh [--quick] [NAME...]
-#     NAME: turn spawn telemetry storage repomap repomap-quality cli ttft ttft-scripted
-#     code-actions (default: all)
+#     NAME: turn spawn telemetry storage ledger repomap repomap-quality cli ttft
+#     ttft-scripted code-actions (default: all)
 #     --quick: fewer iterations (a smoke run; figures are noisier)
 #
 # Env: PYTHON (default <repo>/.venv/bin/python).
@@ -29,7 +29,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        turn|spawn|telemetry|storage|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
+        turn|spawn|telemetry|storage|ledger|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
             selected+=("$arg") ;;
         *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -109,6 +109,7 @@ run turn "$PY" bench/bench_turn.py "${turn_args[@]}"
 run spawn "$PY" bench/bench_spawn.py "${spawn_args[@]}"
 run telemetry "$PY" bench/bench_telemetry.py "${telemetry_args[@]}"
 run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
+run ledger "$PY" bench/bench_ledger.py
 run repomap "$PY" -m bench.repomap.bench_repomap "${repomap_args[@]}"
 # Aider's side runs only when scripts/install-aider.sh installed it (its own
 # venv under .cache/); the benchmark says so when it did not.

@@ -72,6 +72,10 @@ async def run_command(args: Any, verb: Verb, warmup: ModelWarmup | None = None) 
             from .evals import cmd_eval, cmd_rate
 
             return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
+        if args.command in ("export", "replay"):
+            from .datasets import cmd_export, cmd_replay
+
+            return await (cmd_export if args.command == "export" else cmd_replay)(services, args)
         return EXIT_USAGE
     except StorageError as exc:
         print(str(exc), file=sys.stderr)

@@ -33,9 +33,12 @@ VERBS: dict[str, Verb] = {
     "chat": Verb(needs_agent=True),
     "history": Verb(needs_agent=False),
     "traces": Verb(needs_agent=False),
-    # Evaluators and ratings read and write the ledger; no repo map, no tools.
+    # These read and write the ledger; no repo map, no tools. replay calls a
+    # model without the agent (it imports litellm itself, when it runs).
     "eval": Verb(needs_agent=False),
     "rate": Verb(needs_agent=False),
+    "export": Verb(needs_agent=False),
+    "replay": Verb(needs_agent=False),
     # The doctor loads what the agent would (litellm for the model check, every
     # tree-sitter grammar) and opens the database itself.
     "doctor": Verb(needs_agent=True, needs_db=False),

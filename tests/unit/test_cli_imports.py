@@ -54,6 +54,10 @@ def argv_for(verb: str, tmp: Path) -> list[str]:
         return [verb, str(tmp)]
     if verb == "rate":
         return [verb, "--project-id", "p-imports", "--turn", "no-such-turn", "up"]
+    if verb == "replay":
+        return [verb, "--project-id", "p-imports", "--turn", "no-such-turn", "--model", "openai/x"]
+    if verb == "export":
+        return [verb, "sft", "--project-id", "p-imports", "--out", str(tmp / "export")]
     return [verb, "--project-id", "p-imports"]
 
 
