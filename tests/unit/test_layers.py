@@ -1,0 +1,134 @@
+"""The package's layers import only downwards (docs/architecture.md#layers).
+
+Every `import` and `from ... import` in `orion_lsp/` counts, also the ones
+inside functions and under `TYPE_CHECKING`: a lazy import is still a
+dependency. A wrong import fails here with the module, the line and the rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "orion_lsp"
+
+# Base modules: what every layer may use. They import only each other.
+BASE = {"config", "project", "redact", "logs"}
+
+# Layer -> the layers it may import (besides itself and the bare `orion_lsp`
+# package, whose `__version__` anyone may read). Keep in step with the table
+# in docs/architecture.md.
+ALLOWED: dict[str, set[str]] = {
+    **{name: BASE for name in BASE},
+    "storage": BASE,
+    "agent": BASE | {"storage"},
+    # context implements the agent's seams (ContextProvider, a Tool).
+    "context": BASE | {"storage", "agent"},
+    # The composition root wires the layers below it together.
+    "services": BASE | {"storage", "agent", "context"},
+    "server": BASE | {"storage", "agent", "context", "services"},
+    # `orion-lsp` is an entry point of cli/, so cli starts the server.
+    "cli": BASE | {"storage", "agent", "context", "services", "server"},
+    # Fakes of the seams, for tests; nothing in the package imports them.
+    "testing": BASE | {"storage", "agent"},
+    "__main__": {"cli"},
+}
+
+
+def layer_of(module: str) -> str:
+    """`orion_lsp.agent.tools.edit` -> `agent`; `orion_lsp` -> `` (the bare package)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every orion_lsp import in the file."""
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                name = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                name = node.module or ""
+            found.append((node.lineno, name))
+    return [(line, name) for line, name in found if name.split(".")[0] == "orion_lsp"]
+
+
+def violations() -> list[str]:
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = layer_of(module_name(path))
+        rel = path.relative_to(PACKAGE.parent)
+        if source not in ALLOWED:
+            if path.parent == PACKAGE:  # a new top-level module is a base module
+                allowed = BASE
+            else:
+                out.append(f"{rel}: package {source!r} has no place in the layer table")
+                continue
+        else:
+            allowed = ALLOWED[source]
+        for line, target in imported_modules(path):
+            dest = layer_of(target)
+            if dest in ("", source) or dest in allowed:
+                continue
+            if path.parent == PACKAGE and dest not in ALLOWED and dest not in BASE:
+                continue  # another new top-level (base) module
+            out.append(f"{rel}:{line}: {source} may not import {target} ({dest})")
+    return out
+
+
+def test_layers_import_only_downwards() -> None:
+    assert violations() == []
+
+
+def test_nothing_in_the_package_imports_the_test_fakes() -> None:
+    users = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}"
+        for path in PACKAGE.rglob("*.py")
+        if layer_of(module_name(path)) != "testing"
+        for line, target in imported_modules(path)
+        if layer_of(target) == "testing"
+    ]
+    assert users == []
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "bad"),
+    [
+        ("storage/x.py", "from ..agent.turn import TurnRequest\n", "orion_lsp.agent.turn"),
+        ("agent/x.py", "def f():\n    from orion_lsp.server import errors\n", "orion_lsp.server"),
+        (
+            "agent/tools/x.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ...context import rank\n",
+            "orion_lsp.context",
+        ),
+        ("server/x.py", "import orion_lsp.cli.commands\n", "orion_lsp.cli.commands"),
+    ],
+)
+def test_a_wrong_import_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, text: str, bad: str
+) -> None:
+    # The checker itself can fail: a package holding just one wrong import.
+    fake = tmp_path / "orion_lsp" / source
+    fake.parent.mkdir(parents=True)
+    fake.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "orion_lsp")
+    found = violations()
+    assert len(found) == 1 and bad in found[0], found
