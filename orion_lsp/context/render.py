@@ -27,7 +27,7 @@ BARE_FILE_SHARE = 0.05
 
 
 def tokens_of(text: str) -> int:
-    """The contract's token count: characters / 4, rounded up."""
+    """The documented token count (docs/protocol.md#orion-verbs): characters / 4, rounded up."""
     return (len(text) + 3) // 4
 
 

@@ -259,7 +259,7 @@ class RepoIndex:
             return None
         try:
             return await getattr(self._cache, op)(*args)
-        except Exception as e:  # caches may degrade (HOUSE_STYLE 5)
+        except Exception as e:  # caches may degrade (docs/architecture.md)
             log.warning("repo map cache %s failed, going on in memory: %s", op, e)
             self._cache = None
             return None
