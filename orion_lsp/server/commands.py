@@ -1,8 +1,9 @@
 """`workspace/executeCommand`: orion.chat, orion.history, orion.status, orion.cancel,
 orion.codeAction (runs a code action's turn; see code_actions.py).
 
-Thin handlers (HOUSE_STYLE habit 2): parse arguments, call one service, and
-let `errors.to_rpc_error` map what goes wrong.
+Thin handlers (docs/architecture.md#thin-handlers): parse arguments, call one
+service, and let `errors.to_rpc_error` map what goes wrong. The commands'
+arguments and results: docs/protocol.md#commands.
 """
 
 from __future__ import annotations

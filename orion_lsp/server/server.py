@@ -218,9 +218,10 @@ class OrionLanguageServer(LanguageServer):
         try:
             closed = await traces.mark_interrupted()
         except StorageError as exc:
-            # Fail loud (CONTRACT): a transient fault here would otherwise pass
-            # unseen, since the next command may well succeed. Shown after
-            # `initialized`, like an open failure; commands keep working.
+            # Fail loud (docs/protocol.md#storage-errors): a transient fault here
+            # would otherwise pass unseen, since the next command may well
+            # succeed. Shown after `initialized`, like an open failure;
+            # commands keep working.
             self._pending_start_error = self.redactor(str(exc))
             log.error("could not close interrupted turns: %s", self._pending_start_error)
             return
