@@ -135,7 +135,7 @@ def parse_text_tool_calls(
     try:
         known = set(known_tools) if known_tools is not None else None
         return _parse(text, known)
-    except Exception:  # the contract is "never raises": keep the reply as text
+    except Exception:  # this function never raises: keep the reply as text
         log.exception("text tool-call parser failed; treating reply as plain text")
         return text.strip(), []
 
