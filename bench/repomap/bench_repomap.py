@@ -282,7 +282,7 @@ def main() -> int:
             "",
             "",
         ),
-        ("Aider 0.86 (NOTES_DEPS, same corpus)", "40 s cold, 13 s/request, 590 MB", "", ""),
+        ("Aider 0.86 (measured here once, same corpus)", "40 s cold, 13 s/request, 590 MB", "", ""),
     ]
     w = max(len(r[0]) for r in rows)
     for name, val, ratio, target in rows:
