@@ -43,9 +43,19 @@ async def test_open_creates_parents_and_migrates(tmp_path: Path) -> None:
         tables = {
             r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")
         }
-        assert {"chat_messages", "trace_events", "file_tags", "model_info"} <= tables
+        assert {
+            "chat_messages", "trace_events", "file_tags", "model_info",
+            "threads", "checkpoints", "scores", "blobs", "blob_refs",
+        } <= tables  # fmt: skip
         cols = [r["name"] for r in await db.fetchall("PRAGMA table_info(chat_messages)")]
-        assert cols == ["id", "project_id", "turn_id", "role", "content", "created_at"]
+        # The contract's columns first, in order; later migrations only add.
+        assert cols[:6] == ["id", "project_id", "turn_id", "role", "content", "created_at"]
+        assert "thread_id" in cols
+        cols = [r["name"] for r in await db.fetchall("PRAGMA table_info(scores)")]
+        assert cols == [
+            "id", "project_id", "turn_id", "step", "name", "value", "label",
+            "source", "source_id", "explanation", "created_at",
+        ]  # fmt: skip
         cols = [r["name"] for r in await db.fetchall("PRAGMA table_info(trace_events)")]
         assert cols[:7] == ["id", "project_id", "turn_id", "seq", "type", "payload", "created_at"]
         cols = [r["name"] for r in await db.fetchall("PRAGMA table_info(file_tags)")]
