@@ -63,6 +63,8 @@ class MemoryTagCache:
 # are kept short so the writer lock (shared with chat/trace writes) is not
 # held for long while a big workspace is indexed.
 _BATCH = 200
+# One file_tags row: project_id, path, content_hash, size, mtime_ns, tags, updated_at.
+_TagRow = tuple[str, str, str, int, int, bytes, str]
 
 
 class SqliteTagCache:
@@ -95,7 +97,7 @@ class SqliteTagCache:
                 for path, c in rows[i : i + _BATCH]
             ]
 
-            async def insert(conn: aiosqlite.Connection, chunk: list[tuple] = chunk) -> None:
+            async def insert(conn: aiosqlite.Connection, chunk: list[_TagRow] = chunk) -> None:
                 await conn.executemany(
                     "INSERT OR REPLACE INTO file_tags"
                     " (project_id, path, content_hash, size, mtime_ns, tags, updated_at)"
@@ -109,7 +111,9 @@ class SqliteTagCache:
         for i in range(0, len(paths), _BATCH):
             chunk = [(project_id, p) for p in paths[i : i + _BATCH]]
 
-            async def remove(conn: aiosqlite.Connection, chunk: list[tuple] = chunk) -> None:
+            async def remove(
+                conn: aiosqlite.Connection, chunk: list[tuple[str, str]] = chunk
+            ) -> None:
                 await conn.executemany(
                     "DELETE FROM file_tags WHERE project_id = ? AND path = ?", chunk
                 )
