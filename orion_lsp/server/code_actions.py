@@ -30,7 +30,7 @@ from .arguments import Range, parse_range, single_object
 from .errors import InvalidArguments
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Tree
+    from tree_sitter import Node, Parser, Tree
 
     from .server import OrionLanguageServer
 
@@ -44,7 +44,7 @@ def language_for_path(path: str) -> str | None:
     return find(path)
 
 
-def parser(lang: str) -> Any:
+def parser(lang: str) -> Parser:
     from ..context.languages import parser as make
 
     return make(lang)

@@ -160,9 +160,9 @@ class OrionLanguageServer(LanguageServer):
     def _use_line_indexed_documents(self) -> None:
         """Large buffers stay cheap to edit (documents.py says why)."""
         ws = self.protocol.workspace
-        self.protocol._workspace = LineIndexedWorkspace(  # type: ignore[attr-defined]
+        self.protocol._workspace = LineIndexedWorkspace(
             ws.root_uri,
-            ws._sync_kind,  # type: ignore[attr-defined]
+            ws._sync_kind,
             list(ws.folders.values()),
             ws.position_encoding,
         )
