@@ -22,6 +22,8 @@ class ToolResult:
     summary: str
     # Structured extras for the trace (e.g. {"path": ..., "applied": true}).
     data: dict[str, Any] = field(default_factory=dict)
+    # The content was cut to the output limit (the model is told where); `tool_result.truncated`.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)

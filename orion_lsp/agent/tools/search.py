@@ -107,7 +107,8 @@ class SearchTool:
         body, left_out = cap_lines(out.matches, ctx.max_output_chars - 300, unit="matches")
         count = len(out.matches) - left_out
         content = "\n".join([body, *notes])
-        return ok(content, f"{len(out.matches) + out.more} matches in {where}", count=count)
+        summary = f"{len(out.matches) + out.more} matches in {where}"
+        return ok(content, summary, truncated=bool(left_out or out.more), count=count)
 
 
 def _list(root: Path, start: Path) -> list[tuple[Path, str]]:
