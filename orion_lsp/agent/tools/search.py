@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import regex
 
+from ...positions import line_of_offset, line_starts
 from .base import OpenDocument, ToolContext, ToolResult
 from .common import cap_lines, ok, refused
 from .paths import PathRefused, resolve_in_workspace
-from .textfile import is_binary, line_of_offset, line_starts, read_disk_bytes
+from .textfile import is_binary, read_disk_bytes
 from .walk import WalkStats, walk_files
 
 MAX_MATCHES = 200
