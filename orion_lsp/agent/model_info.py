@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .providers import OLLAMA_DEFAULT_BASE, is_ollama
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -42,12 +44,10 @@ __all__ = [
     "context_window_info",
     "estimate_tokens",
     "fit_messages",
-    "is_ollama",
     "message_tokens",
     "ollama_extra_params",
 ]
 
-OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 # Measured: SmolLM2's tokenizer gives 3.4 characters per token on our Python
 # sources and docs; chars/4 would under-count by ~15% and overflow. 3.0 errs
 # on the side of dropping a little early rather than being cut by the server.
@@ -64,10 +64,6 @@ _CTX_ERROR_RE = re.compile(
 class WindowInfo:
     tokens: int
     source: str  # e.g. "ollama /api/show num_ctx", "llama.cpp /props", "litellm model info"
-
-
-def is_ollama(model: str) -> bool:
-    return model.startswith(("ollama/", "ollama_chat/"))
 
 
 def ollama_extra_params(model: str, window: int | None) -> dict[str, Any]:
