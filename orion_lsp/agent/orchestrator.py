@@ -31,16 +31,16 @@ from .messages import (
 )
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
-from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
-from .turn_plan import PromptTooLarge, TurnPlan
+from .turn_plan import TurnPlan
+from .window.discover import WindowFinder, ollama_extra_params
+from .window.fit import PromptTooLarge, map_budget
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,6 @@ _Container = TypeVar("_Container", dict[str, Any], list[Any])
 
 __all__ = [
     "ParsedCall",
-    "TEXT_TOOL_INSTRUCTIONS",
     "parse_text_tool_calls",
     "text_tool_instructions",
 ]
@@ -91,10 +90,6 @@ def text_tool_instructions(tool_specs: Iterable[Mapping[str, Any]]) -> str:
         )
         lines.append(f"- {name}({args}){': ' + desc if desc else ''}")
     return "\n".join(lines) + "\n"
-
-
-# The brief's spelling; both names are the same function.
-TEXT_TOOL_INSTRUCTIONS = text_tool_instructions
 
 
 def _type_name(schema: Any) -> str:
