@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from ..agent.turn import ERROR, TurnRequest
+from ..agent.turn import ERROR, TurnOutcome, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
 from .errors import to_rpc_error
@@ -37,11 +37,15 @@ class TurnRunner:
         orchestrator: Callable[[], Awaitable[ToolOrchestrator]],
         redactor: Redactor,
         show_error: Callable[[str], None],
+        after_turn: Callable[[TurnRequest, TurnOutcome], None] | None = None,
     ) -> None:
         self._server = server
         self._orchestrator = orchestrator
         self._redact = redactor
         self._show_error = show_error
+        # Work that follows a finished turn without delaying its answer (the
+        # background `tests` evaluator).
+        self._after_turn = after_turn
         self._documents = WorkspaceDocuments(server)
         self._applier = LspEditApplier(server, self._documents)
         self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -103,6 +107,8 @@ class TurnRunner:
             end = {"turnId": req.turn_id, "status": outcome.status, "answer": outcome.answer}
             if outcome.error:
                 end["error"] = outcome.error
+            if self._after_turn is not None:
+                self._after_turn(req, outcome)  # starts tasks; runs after turnEnd is sent
             return outcome.as_result()
         except asyncio.CancelledError:
             end = {"turnId": req.turn_id, "status": "cancelled"}
