@@ -103,6 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("rating", choices=["up", "down"])
     rate.add_argument("--comment")
 
+    ex = sub.add_parser(
+        "export", help="a training dataset (SFT, DPO, KTO) from the project's turns"
+    )
+    ex.add_argument("kind", choices=["sft", "dpo", "kto"])
+    ex.add_argument("--project-id", required=True)
+    ex.add_argument(
+        "--out", required=True, help="directory for data.jsonl, manifest.json, README.md"
+    )
+    ex.add_argument("--format", default="trl", choices=["trl", "openai"])
+    ex.add_argument("--include-unlabeled", action="store_true", help="sft: unlabeled turns too")
+    ex.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                    help="drop rows whose tools touched a matching path (repeatable)")  # fmt: skip
+
+    rp = sub.add_parser("replay", help="send a stored request again to another model, K times")
+    rp.add_argument("--project-id", required=True)
+    rp.add_argument("--turn", required=True)
+    rp.add_argument("--step", type=int, help="model call of the turn (default: its last)")
+    rp.add_argument("--model", required=True, help="litellm model string")
+    rp.add_argument("--api-base")
+    rp.add_argument("--samples", type=int, default=1)
+    rp.add_argument("--temperature", type=float)
+    rp.add_argument("--workspace", default=".", help="project root, to check cited paths")
+    rp.add_argument("--json", action="store_true")
+
     pid = sub.add_parser("project-id", help="the project id the server derives for DIR")
     pid.add_argument("dir", nargs="?", default=".")
 

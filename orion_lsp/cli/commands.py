@@ -57,7 +57,8 @@ async def run_command(args: Any) -> int:
 
         return await run_doctor(settings)
     # eval and rate need the ledger only, not the agent (repo map, tools).
-    services = await open_services(settings, eager=args.command not in ("eval", "rate"))
+    ledger_only = ("eval", "rate", "export", "replay")
+    services = await open_services(settings, eager=args.command not in ledger_only)
     try:
         services.require_db()
         if args.command == "chat":
@@ -70,6 +71,10 @@ async def run_command(args: Any) -> int:
             from .evals import cmd_eval, cmd_rate
 
             return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
+        if args.command in ("export", "replay"):
+            from .datasets import cmd_export, cmd_replay
+
+            return await (cmd_export if args.command == "export" else cmd_replay)(services, args)
         return EXIT_USAGE
     except StorageError as exc:
         print(str(exc), file=sys.stderr)
