@@ -32,13 +32,15 @@ def allowed_imports(package: Path) -> dict[str, set[str]]:
     package, whose `__version__` anyone may read). Keep in step with the table
     in docs/architecture.md#who-may-import-whom."""
     base = {p.stem for p in package.glob("*.py")} - NOT_BASE
-    below_front_ends = base | {"storage", "agent"} | SERVICE_LAYERS | {"services"}
+    # datasets/ builds on the evaluators' labels (evals/), so it sits above them.
+    below_front_ends = base | {"storage", "agent"} | SERVICE_LAYERS | {"datasets", "services"}
     return {
         "": base,  # orion_lsp/__init__.py
         **{name: base for name in base},
         "storage": base,
         "agent": base | {"storage"},
         **{name: base | {"storage", "agent"} for name in SERVICE_LAYERS},
+        "datasets": base | {"storage", "agent"} | SERVICE_LAYERS,
         # The composition root wires the layers below it together.
         "services": base | {"storage", "agent"} | SERVICE_LAYERS,
         # What every front end returns for the same question (history, threads).
