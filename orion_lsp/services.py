@@ -1,8 +1,9 @@
-"""The composition root: Store -> Context -> Tools -> Orchestrator (HOUSE_STYLE habit 1).
+"""The composition root: Store -> Context -> Tools -> Orchestrator.
 
 Both front ends (the language server and the `orion` CLI) get their parts
 from `open_services`, so a turn in the terminal and a turn in the editor run
-the same code against the same database. Nothing here runs at import time.
+the same code against the same database. Nothing here runs at import time
+(docs/architecture.md#the-composition-root).
 
 Two halves: the ledger (database and stores) opens at once; the agent
 (repo map, tools, orchestrator) is built by `build_agent`. The server builds
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
-    from .agent.tools.base import Tool
+    from .agent.tools.base import EditApplier, Tool
+    from .agent.turn import TurnRequest
     from .checkpoints.rewind import Rewinder
     from .evals.runner import Evaluations
     from .telemetry.exporter import Telemetry
@@ -146,7 +149,8 @@ async def open_services(
     eager: bool = True,
 ) -> Services:
     """Open the database and wire the parts. A database that cannot be opened
-    does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
+    does not raise: the error is kept and raised by every use
+    (docs/protocol.md#storage-errors)."""
     redactor = redactor or Redactor.from_environment()
     redactor.add_secret(settings.api_key)
     services = Services(
@@ -206,7 +210,7 @@ async def _build_agent(services: Services) -> None:
         traces=services.traces,
         history=services.history,
         threads=services.threads,
-        checkpoints=services.checkpoints,
+        record_edits=_checkpointing(services.checkpoints),
         redactor=services.redactor,
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),
@@ -258,3 +262,15 @@ def _claim_check(context: ContextProvider | None) -> TurnEndCheck:
     from .agent.claims import ClaimCheck
 
     return ClaimCheck(context.index_for if context is not None else None)
+
+
+def _checkpointing(
+    checkpoints: CheckpointStore,
+) -> Callable[[EditApplier, TurnRequest], EditApplier]:
+    """Every edit of a turn is checkpointed before it is applied (rewind)."""
+    from .checkpoints.recorder import CheckpointingApplier
+
+    def wrap(inner: EditApplier, req: TurnRequest) -> EditApplier:
+        return CheckpointingApplier(inner, checkpoints, req.project.project_id, req.thread_id)
+
+    return wrap

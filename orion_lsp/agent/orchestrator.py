@@ -1,4 +1,6 @@
-"""The turn loop: model -> tools -> model ... until an answer (HOUSE_STYLE habit 4).
+"""The turn loop: model -> tools -> model ... until an answer.
+
+One turn through it, step by step: docs/architecture.md#one-turn-from-the-editor-to-turn_end.
 
 Every step is written to the ledger before the turn goes on: `turn_start`
 first, one `llm_call` per model call, `tool_call`/`tool_result` around each
@@ -18,13 +20,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..checkpoints.recorder import CheckpointingApplier
 from ..config import Settings
 from ..redact import Redactor
 from ..storage import (
     ChatMessage,
     ChatStore,
-    CheckpointStore,
     HistoryLoader,
     Score,
     StorageError,
@@ -72,7 +72,7 @@ class ToolOrchestrator:
         traces: TraceStore,
         history: HistoryLoader,
         threads: ThreadStore,
-        checkpoints: CheckpointStore,
+        record_edits: Callable[[EditApplier, TurnRequest], EditApplier],
         redactor: Redactor,
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
@@ -86,7 +86,9 @@ class ToolOrchestrator:
         self._traces = traces
         self._history = history
         self._threads = threads
-        self._checkpoints = checkpoints
+        # Wraps each turn's applier so every edit is checkpointed first
+        # (orion_lsp/checkpoints, wired by the composition root).
+        self._record_edits = record_edits
         self._redact = redactor
         self._context = context
         self._end_checks = list(end_checks)
@@ -113,9 +115,7 @@ class ToolOrchestrator:
         if req.thread_id is None:
             choice = await self._threads.choose(req.project.project_id)
             req.thread_id, req.new_thread = choice.thread_id, choice.new
-        recorder = CheckpointingApplier(
-            applier, self._checkpoints, req.project.project_id, req.thread_id
-        )
+        recorder = self._record_edits(applier, req)
         turn = RunningTurn(
             req=req,
             model=self._model_factory(settings),
