@@ -78,8 +78,10 @@ class OrionLanguageServer(LanguageServer):
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
-            # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and not (command is not None and command.runs_turn):
+            # Every failing command shows its error here, a turn's too (also one
+            # that fails before it starts, e.g. on a start-up storage error). A
+            # detached turn answers at once: turns.py shows what fails later.
+            if err.show:
                 self.show_error(err.message)
             raise err from None
 

@@ -20,7 +20,7 @@ from lsprotocol import types as lsp
 from ..agent.turn import ERROR, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
-from .errors import to_rpc_error
+from .errors import OrionRpcError, to_rpc_error
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -110,8 +110,6 @@ class TurnRunner:
         except Exception as exc:
             err = to_rpc_error(exc, self._redact)
             end = {"turnId": req.turn_id, "status": ERROR, "error": err.message}
-            if err.show:
-                self._show_error(err.message)
             raise err from None
         finally:
             sink.turn_end(end)
@@ -119,8 +117,11 @@ class TurnRunner:
 
     def _detached_done(self, task: asyncio.Task[Any]) -> None:
         self._detached.discard(task)
-        if not task.cancelled():
-            task.exception()  # already reported through showMessage and turnEnd
+        if task.cancelled():
+            return
+        err = task.exception()  # already in turnEnd; no request will carry it
+        if isinstance(err, OrionRpcError) and err.show:
+            self._show_error(err.message)
 
     async def _progress_token(self, turn_id: str, client_token: Any) -> Any:
         progress = self._server.work_done_progress
