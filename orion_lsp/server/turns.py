@@ -100,10 +100,17 @@ class TurnRunner:
             outcome = await orchestrator.run(
                 req, sink, documents=self._documents, applier=self._applier
             )
-            end = {"turnId": req.turn_id, "status": outcome.status, "answer": outcome.answer}
+            result = outcome.as_result()
+            # `edits` too: a detached turn's client learns them from here only.
+            end = {
+                "turnId": req.turn_id,
+                "status": outcome.status,
+                "answer": outcome.answer,
+                "edits": result["edits"],
+            }
             if outcome.error:
                 end["error"] = outcome.error
-            return outcome.as_result()
+            return result
         except asyncio.CancelledError:
             end = {"turnId": req.turn_id, "status": "cancelled"}
             raise
