@@ -29,6 +29,7 @@ from .commands import BY_NAME, COMMANDS, CommandHandlers
 from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
+from .stock_clients import StockClientAnswers
 from .turn_requests import TurnRequests
 from .turns import TurnRunner
 
@@ -56,7 +57,12 @@ class OrionLanguageServer(LanguageServer):
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.indexer = Indexer(self)
-        self.turns = TurnRunner(self, lambda: self.services.agent(), self.redactor, self.show_error)
+        answers = StockClientAnswers(
+            self, self.redactor, lambda: [p.root for p in self.projects.projects]
+        )
+        self.turns = TurnRunner(
+            self, lambda: self.services.agent(), self.redactor, self.show_error, answers
+        )
         self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None

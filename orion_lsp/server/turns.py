@@ -21,6 +21,7 @@ from ..agent.turn import ERROR, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
 from .errors import OrionRpcError, to_rpc_error
+from .stock_clients import StockClientAnswers
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -37,8 +38,10 @@ class TurnRunner:
         orchestrator: Callable[[], Awaitable[ToolOrchestrator]],
         redactor: Redactor,
         show_error: Callable[[str], None],
+        answers: StockClientAnswers,
     ) -> None:
         self._server = server
+        self._answers = answers
         self._orchestrator = orchestrator
         self._redact = redactor
         self._show_error = show_error
@@ -121,6 +124,7 @@ class TurnRunner:
         finally:
             sink.turn_end(end)
             self._end_progress(sink.progress_token, end["status"])
+            self._answers.turn_ended(req.prompt, end)
 
     def _detached_done(self, task: asyncio.Task[Any]) -> None:
         self._detached.discard(task)
