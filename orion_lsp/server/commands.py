@@ -94,6 +94,7 @@ class CommandHandlers:
             "criticModel": s.critic_model,
             "repoMap": self._ls.repo_map_stats(),
             "runningTurns": self._ls.turns.running(),
+            "telemetry": services.telemetry_status(),
         }
         if services.db_error is not None:
             result["storageError"] = str(services.db_error)

@@ -5,7 +5,8 @@
 ;; scripted OpenAI-compatible model server (`python -m orion_lsp.testing
 ;; serve') as real subprocesses.  Nothing is mocked on the editor side
 ;; except the two prompts a batch Emacs cannot answer (`y-or-n-p' and
-;; `completing-read'), which are recorded and answered as a user would.
+;; `completing-read'), which are recorded and answered as a user would;
+;; echo-area messages and applied workspace edits are recorded too.
 ;;
 ;;   emacs -Q --batch -l tests/test-session.el
 ;;
@@ -64,6 +65,10 @@
                                 names)
                     (error "%s: no candidate matches %S among %S"
                            prompt orion-test-choice names)))))
+
+(defvar orion-test-workspace-edits nil "Every WorkspaceEdit eglot applied, newest first.")
+(advice-add 'eglot--apply-workspace-edit :before
+            (lambda (wedit &rest _) (push wedit orion-test-workspace-edits)))
 
 (defun orion-test-messages-matching (regexp)
   "Messages matching REGEXP, oldest first."

@@ -7,7 +7,9 @@
 ;; timeout on purpose.  The edit lands after a non-ASCII letter and an emoji
 ;; on its line (eglot 1.9 speaks UTF-16 only), and must change exactly the
 ;; placeholder, in the buffer only.  "Orion: Explain this" must show its
-;; answer somewhere a stock client displays it (eglot drops orion/*).
+;; answer somewhere a stock client displays it (eglot drops orion/*), and
+;; "Orion: Write tests for this" must create its file with an edit eglot 1.9
+;; can apply (it advertises no resourceOperations).
 
 ;;; Code:
 
@@ -21,6 +23,9 @@
        (edited (concat "def greet(name):\n"
                        "    \"\"\"👋 Grüße: Return a greeting for name.\"\"\"\n"
                        "    return f\"Grüße, {name} 👋\"\n"))
+       (test-source (concat "from src.greet import greet\n\n\n"
+                            "def test_greet():\n"
+                            "    assert greet(\"Zoë\") == \"Grüße, Zoë 👋\"\n"))
        (explanation "It builds the greeting with an f-string: «Grüße, NAME 👋».")
        (model (orion-test-model-server
                `(:replies
@@ -33,7 +38,12 @@
                                              :newText "Return a greeting for name."))])
                   (:text "Done: greet() has a docstring.")
                   ;; Explain this
-                  (:text ,explanation)])))
+                  (:text ,explanation)
+                  ;; Write tests for this: a new file
+                  (:text "Writing the tests. "
+                   :tool_calls [(:name "create_file"
+                                 :arguments (:path "tests/test_greet.py" :content ,test-source))])
+                  (:text "Wrote tests/test_greet.py.")])))
        (ws (orion-test-workspace `(("src/greet.py" . ,source))))
        (file (concat ws "src/greet.py"))
        (db (concat (orion-test-tmpdir) "orion.db"))
@@ -75,8 +85,12 @@
              (orion-test-truthy (cl-find-if (lambda (q) (string-search file q)) orion-test-questions)
                                 (format "eglot asked before editing %s: %S" file orion-test-questions))
              ;; One undo restores the original: the edit is an ordinary change.
+             ;; (The command loop puts an undo boundary after each command;
+             ;; batch Emacs has no command loop, so the test does.)
+             (undo-boundary)
              (let ((last-command nil)) (undo))
              (orion-test-eq source (buffer-string) "after undo")
+             (undo-boundary)
              (let ((last-command nil)) (undo))
              (orion-test-eq edited (buffer-string) "after redo"))))
      ("the turn is stored and shows in orion.history"
@@ -110,6 +124,41 @@
                               (lambda () (orion-test-messages-matching (regexp-quote explanation)))
                               60)
              (orion-test-eq edited (buffer-string) "explaining does not edit"))))
+     ("'Orion: Write tests for this' creates a file through applyEdit"
+      . ,(lambda ()
+           ;; eglot 1.9 advertises no resourceOperations: a CreateFile would
+           ;; fail in it, a plain text edit of the new file works.
+           (let ((new-file (concat ws "tests/test_greet.py"))
+                 (asked (length orion-test-questions)))
+             (with-current-buffer buffer
+               (goto-char (point-min))
+               (search-forward "gre")
+               (setq orion-test-choice "Orion: Write tests for this")
+               (let ((last-nonmenu-event ?\r))
+                 (call-interactively #'eglot-code-actions)))
+             (let ((new-buffer (orion-test-wait "a buffer for the new test file"
+                                                (lambda () (find-buffer-visiting new-file)) 60)))
+               (orion-test-wait "the new file's text"
+                                (lambda () (with-current-buffer new-buffer (> (buffer-size) 0))))
+               (orion-test-eq test-source (with-current-buffer new-buffer (buffer-string)) "new buffer"))
+             (orion-test-eq nil (file-exists-p new-file) "the server writes no file")
+             ;; Only what eglot advertises: no resource operations (kind create/rename/delete).
+             (dolist (wedit orion-test-workspace-edits)
+               (seq-doseq (change (plist-get wedit :documentChanges))
+                 (orion-test-eq nil (plist-get change :kind)
+                                (format "a resource operation sent to eglot: %S" change))))
+             (orion-test-truthy (> (length orion-test-questions) asked) "eglot asked before creating it")
+             ;; What the model was told: the file was created, not refused.
+             (let* ((requests (orion-test-model-requests model))
+                    (after (orion-test-wait "the model call after create_file"
+                                            (lambda ()
+                                              (setq requests (orion-test-model-requests model))
+                                              (nth 5 requests))))
+                    (last-message (car (last (append (plist-get after :messages) nil)))))
+               (orion-test-eq "tool" (plist-get last-message :role) "last message role")
+               (orion-test-truthy (string-prefix-p "created tests/test_greet.py"
+                                                   (plist-get last-message :content))
+                                  (format "tool result %S" (plist-get last-message :content)))))))
      ("no error was shown"
       . ,(lambda ()
            (orion-test-eq nil (orion-test-messages-matching "Server reports (type=1)") "error messages"))))))
