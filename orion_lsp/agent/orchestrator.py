@@ -25,7 +25,6 @@ from . import toolmode
 from .messages import (
     assistant_tool_message,
     build_messages,
-    cap_output,
     tool_message,
 )
 from .model import Model, ToolCallRequest, parse_arguments
@@ -36,7 +35,7 @@ from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
-from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
+from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
 from .turn_plan import PromptTooLarge, TurnPlan
@@ -202,21 +201,11 @@ class ToolOrchestrator:
     async def _review(self, turn: RunningTurn) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
         from .critic import critique, revision_prompt
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
         settings = turn.settings
-        assert settings.critic_model is not None
-        await turn.sink.progress(turn.turn_id, f"Review by {settings.critic_model}")
-        verdict = await critique(
-            import_litellm().acompletion,
-            settings.critic_model,
-            settings.api_base,
-            turn.text,
-            turn.tool_results,
-            turn.req.prompt,
-            api_key=settings.api_key,
-            extra=NO_RETRY_KWARGS,
-        )
+        critic = self._model_factory(settings.for_critic())
+        await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
+        verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
         await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
         turn.critic = verdict.to_trace()
         if (
@@ -245,17 +234,10 @@ class ToolOrchestrator:
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_call", name, None, _call_summary(name, args))
-        if name not in self._tools:
-            known = ", ".join(sorted(self._tools))
-            result = ToolResult(
-                False, f"Unknown tool {name!r}. Tools: {known}.", f"unknown tool {name}"
-            )
-        else:
-            result = await run_tool(self._tools, name, call.arguments, turn.ctx)
-        content, truncated = cap_output(result.content, turn.ctx.max_output_chars)
+        result = await run_tool(self._tools, name, call.arguments, turn.ctx)
         turn.tool_calls.append({"name": name, "ok": result.ok})
         turn.tool_results.append(
-            {"name": name, "arguments": args, "ok": result.ok, "content": content}
+            {"name": name, "arguments": args, "ok": result.ok, "content": result.content}
         )
         await self._event(
             turn,
@@ -265,13 +247,13 @@ class ToolOrchestrator:
                 "id": call.id,
                 "ok": result.ok,
                 "summary": result.summary,
-                "content": content,
-                "truncated": truncated,
+                "content": result.content,
+                "truncated": result.truncated,
                 "data": result.data,
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_result", name, result.ok, result.summary)
-        return content
+        return result.content
 
     async def _run_end_checks(self, turn: RunningTurn) -> dict[str, Any]:
         extra: dict[str, Any] = {}

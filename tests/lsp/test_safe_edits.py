@@ -136,7 +136,13 @@ async def test_sensitive_edit_carries_needs_confirmation_and_a_refusal_changes_n
             ScriptedReply(text="The edit was refused."),
         )
         result = await s.chat("set the interpreter")
-        assert result["edits"] == [{"path": ".vscode/settings.json", "applied": False}]
+        assert result["edits"] == [
+            {
+                "path": ".vscode/settings.json",
+                "applied": False,
+                "refused": "the user or editor refused it",
+            }
+        ]
         [sent] = s.apply_edits
         [annotation] = sent.edit.change_annotations.values()
         assert annotation.needs_confirmation is True
@@ -184,7 +190,12 @@ async def test_sensitive_edit_without_annotations_asks_allow_or_deny(
         ]
         assert [[i.title for i in a.actions or []] for a in asked] == [["Allow", "Deny"]] * 2
         assert result["edits"] == [
-            {"path": ".github/workflows/ci.yml", "applied": False},
+            {
+                "path": ".github/workflows/ci.yml",
+                "applied": False,
+                "refused": "the user denied the create of .github/workflows/ci.yml (sensitive: "
+                ".github/workflows/ is protected: CI workflows run code with repository secrets)",
+            },
             {"path": ".vscode/settings.json", "applied": True},
         ]
         # Denied: no applyEdit at all. Allowed: exactly the one edit.

@@ -22,6 +22,8 @@ class ToolResult:
     summary: str
     # Structured extras for the trace (e.g. {"path": ..., "applied": true}).
     data: dict[str, Any] = field(default_factory=dict)
+    # The content was cut to the output limit (the model is told where); `tool_result.truncated`.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,19 +48,37 @@ class FileEdit:
     create: bool  # True: a new file with `new_content`
     old_content: str  # full text the edit was computed against ("" on create)
     new_content: str  # full text after the edit
-    # Line/character range (0-based, LSP UTF-16 columns) replaced by `new_text`;
-    # None on create.
-    range: tuple[int, int, int, int] | None
+    # `old_content[start:end]` (code-point offsets; 0, 0 on create) becomes
+    # `new_text`. Offsets, not LSP positions: the editor's applier converts them
+    # in the position encoding it negotiated, the disk applier needs none.
+    start: int
+    end: int
     new_text: str
     # Version of the open buffer the edit was computed against, if open.
     version: int | None = None
+
+
+class EditFailed(Exception):
+    """The editor or the disk could not apply an edit: a failure, not anyone's refusal.
+
+    The model and the turn's result must not hear "refused" for this (a client
+    that errors on `workspace/applyEdit` said nothing of the user's choice).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class EditApplier(Protocol):
     """Where edits go: `workspace/applyEdit` in the editor, the disk in the CLI."""
 
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
-        """Apply one edit; True when it was applied, False when refused."""
+        """Apply one edit; True when it was applied, False when the user refused it.
+
+        Raises `EditRefused` (agent/guard.py) to refuse it for a stated reason and
+        `EditFailed` when it could not be applied.
+        """
 
 
 @dataclass
@@ -69,7 +89,8 @@ class ToolContext:
     applier: EditApplier
     # rel_path -> sha256 of the text the model read this turn (read before claim)
     read_files: dict[str, str] = field(default_factory=dict)
-    # rel_paths edited/created in this turn, with whether they were applied
+    # What each edit/create of this turn came to: {"path", "applied"}, plus
+    # "refused" or "error" (why, for the model and the turn's result) when not applied.
     edits: list[dict[str, Any]] = field(default_factory=list)
     # Upper bound on characters returned to the model by a single tool call.
     max_output_chars: int = 20_000

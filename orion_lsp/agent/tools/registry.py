@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .base import Tool, ToolContext, ToolResult
@@ -118,13 +119,14 @@ def _parse(raw_arguments: str | dict[str, Any] | None) -> tuple[Any, str | None]
 
 
 def _cap(result: ToolResult, max_chars: int) -> ToolResult:
-    """Last line of defence for the output cap (tools cap themselves first)."""
+    """The one output cap: the last line of defence (tools cut their own output at
+    line boundaries first, and say so with `truncated`)."""
     if len(result.content) <= max_chars:
         return result
     cut = result.content[: max(0, max_chars - 80)]
     rest = result.content.count("\n", len(cut)) + 1
     content = f"{cut}\n... [truncated: {rest} more lines]"
-    return ToolResult(result.ok, content, result.summary, result.data)
+    return replace(result, content=content, truncated=True)
 
 
 async def run_tool(
