@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .redact import Redactor
@@ -43,7 +43,7 @@ class Services:
     scores: ScoreStore | None = None
     telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
-    context: Any = None  # orion_lsp.context.provider.RepoContext, when built
+    context: ContextProvider | None = None  # the repo map, once the agent half is built
     tools: list[Tool] = field(default_factory=list)
     cache_db: Database | None = None
     with_repo_map: bool = True
@@ -89,7 +89,7 @@ class Services:
     async def close(self) -> None:
         if self.telemetry is not None:
             await self.telemetry.close()
-        if self.context is not None and hasattr(self.context, "close"):
+        if self.context is not None:
             await self.context.close()
         for db in (self.cache_db, self.db):
             if db is not None:
@@ -199,18 +199,20 @@ def _telemetry(
     return telemetry
 
 
-def _tools(context: Any) -> list[Tool]:
+def _tools(context: ContextProvider | None) -> list[Tool]:
     from .agent.tools.registry import default_tools
 
     if context is None:
         return default_tools()
-    from .context.tools import FindSymbolTool, tree_sitter_symbols
+    from .context.tools import FindSymbolTool, IndexResolver, tree_sitter_symbols
 
-    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(context.index_for)]
+    # FindSymbolTool names the concrete RepoIndex; it uses only what RepoIndexView says.
+    index_for = cast("IndexResolver", context.index_for)
+    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(index_for)]
 
 
-def _claim_check(context: Any) -> TurnEndCheck:
+def _claim_check(context: ContextProvider | None) -> TurnEndCheck:
     """File paths and symbols an answer cites, checked against the workspace and index."""
     from .agent.claims import ClaimCheck
 
-    return ClaimCheck(getattr(context, "index_for", None))
+    return ClaimCheck(context.index_for if context is not None else None)

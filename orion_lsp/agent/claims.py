@@ -58,7 +58,6 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _PATH = re.compile(
     r"(?<![\w./@-])((?:\.{1,2}/|/)?(?:[\w.-]+/)*[\w-][\w.-]*\.[A-Za-z0-9]{1,10})(?![\w/])"
 )
-_DIR_PATH = re.compile(r"(?<![\w./@-])((?:[\w.-]+/)+[\w.-]+)(?![\w/])")
 _LINE_SUFFIX = re.compile(r"(?::\d+(?:[:-]\d+)?|#L\d+(?:-L?\d+)?)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*(?:\(\))?$")
 _CALL = re.compile(r"^([A-Za-z_][\w.:]*)\(.*\)$")

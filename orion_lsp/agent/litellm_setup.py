@@ -39,12 +39,12 @@ from typing import Any, Final
 
 from orion_lsp.redact import redact
 
+from .providers import wants_placeholder_key
+
 log = logging.getLogger(__name__)
 
 # Spread into every litellm.acompletion call: exactly one HTTP request per call.
 NO_RETRY_KWARGS: Final[dict[str, Any]] = {"num_retries": 0, "max_retries": 0}
-# Local OpenAI-compatible servers: the SDK wants *a* key, they ignore it.
-_KEYLESS_PROVIDERS: Final = ("openai/", "hosted_vllm/", "lm_studio/")
 
 # Set before the import; litellm reads them at import time.
 _ENV: Final[dict[str, str]] = {
@@ -130,7 +130,7 @@ def completion_kwargs(
         kwargs["api_base"] = api_base
     if api_key:
         kwargs["api_key"] = api_key
-    elif model.startswith(_KEYLESS_PROVIDERS):
+    elif wants_placeholder_key(model):
         kwargs["api_key"] = "orion-local"
     return kwargs
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from ..redact import Redactor, StreamRedactor
 from .model import Model, ModelError, ModelReply, ToolCallRequest
-from .model_info import FitReport
 from .retry import Attempt, call_with_retries
-from .textcalls import parse_text_tool_calls
 from .toolmode import TEXT, TextCallGate
+from .toolmode.textcalls import parse_text_tool_calls
 from .turn import TurnTimeout
+from .window.fit import FitReport
 
 Emit = Callable[[str], Awaitable[None]]
 Record = Callable[[dict[str, Any]], Awaitable[None]]

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
+from ..storage import ChatMessage, ChatStore, HistoryLoader, StorageError, TraceStore
 from . import toolmode
 from .messages import (
     assistant_tool_message,
@@ -29,16 +29,16 @@ from .messages import (
 )
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
-from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
-from .turn_plan import PromptTooLarge, TurnPlan
+from .turn_plan import TurnPlan
+from .window.discover import WindowFinder, ollama_extra_params
+from .window.fit import PromptTooLarge, map_budget
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ LENGTH_NOTE = (
     "\n\n*[Orion: the model stopped at its output length limit; this answer may be incomplete.]*"
 )
 REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
+# The repo map ranks toward files these tools touched in the last RECENT_TURNS turns.
+FILE_TOOLS = frozenset({"read_file", "edit_file", "create_file"})
+RECENT_TURNS = 3
 
 
 class ToolOrchestrator:
@@ -112,7 +115,7 @@ class ToolOrchestrator:
         req, settings = turn.req, turn.settings
         await turn.sink.progress(turn.turn_id, "Loading history")
         history = await self._history.last(req.project.project_id, settings.history_limit)
-        turn.plan = await self._plan(turn)
+        turn.plan = await self._plan(turn, history)
         turn.messages = build_messages(
             req, history, turn.plan.context, settings, turn.plan.extra_system
         )
@@ -269,7 +272,7 @@ class ToolOrchestrator:
             await turn.say(result.note or "")
         return extra
 
-    async def _plan(self, turn: RunningTurn) -> TurnPlan:
+    async def _plan(self, turn: RunningTurn, history: list[ChatMessage]) -> TurnPlan:
         req, model, settings = turn.req, turn.model, turn.settings
         mode = await toolmode.resolve(
             settings.tool_mode, model.name, model.api_base, self._model_cache
@@ -278,18 +281,25 @@ class ToolOrchestrator:
         if window:
             # Ollama silently truncates to its default num_ctx unless told the window.
             model.add_params(ollama_extra_params(model.name, window))
-        context = await self._build_context(req, map_budget(settings.context_tokens, window))
+        budget = map_budget(settings.context_tokens, window)
+        context = await self._build_context(req, history, budget)
         return TurnPlan.build(req, mode, window, context, tool_specs(list(self._tools.values())))
 
-    async def _build_context(self, req: TurnRequest, budget_tokens: int) -> ContextBlock:
+    async def _build_context(
+        self, req: TurnRequest, history: list[ChatMessage], budget_tokens: int
+    ) -> ContextBlock:
         if self._context is None or budget_tokens <= 0:
             return ContextBlock(text="", stats={"repoMap": "off"})
+        # Ranked toward the files the conversation's last turns read or edited: a
+        # follow-up is usually about the same code. (This turn has touched nothing
+        # yet: the map is built once, before its first model call.)
+        touched = await self._recent_files(req.project.project_id, history)
         try:
             return await self._context.context_for(
                 req.project,
                 prompt=req.prompt,
                 active_file=req.active_file,
-                touched=[],
+                touched=touched,
                 budget_tokens=budget_tokens,
             )
         except StorageError:
@@ -298,6 +308,25 @@ class ToolOrchestrator:
             # The repo map is a cache-like aid: a broken map must not stop a turn.
             log.exception("repo map failed; continuing without it")
             return ContextBlock(text="", stats={"repoMap": "failed"})
+
+    async def _recent_files(self, project_id: str, history: list[ChatMessage]) -> list[str]:
+        """Files read, edited or created with success in the last turns of `history`,
+        most recent turn first (from the ledger's `tool_result` events)."""
+        turn_ids = list(dict.fromkeys(m.turn_id for m in reversed(history)))
+        files: list[str] = []
+        for turn_id in turn_ids[:RECENT_TURNS]:
+            for event in await self._traces.events(project_id, turn_id):
+                p = event.payload
+                if (
+                    event.type != "tool_result"
+                    or not p.get("ok")
+                    or p.get("name") not in FILE_TOOLS
+                ):
+                    continue
+                path = (p.get("data") or {}).get("path")
+                if isinstance(path, str) and path not in files:
+                    files.append(path)
+        return files
 
     async def _close(self, turn: RunningTurn, ending: Ending) -> Ending:
         """Write the turn's end; returns the ending as stored (a failed write makes it one)."""

@@ -6,7 +6,9 @@ in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..project import Project
@@ -32,8 +34,46 @@ class ContextBlock:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+class RepoIndexView(Protocol):
+    """One project's symbol index, as the server, the tools and the claim check use it."""
+
+    @property
+    def complete(self) -> float:
+        """Share of the workspace indexed so far (0..1)."""
+
+    def update_text(self, rel_path: str, text: str) -> None:
+        """Re-index one file from an open buffer's text."""
+
+    async def refresh_paths(self, rel_paths: list[str]) -> None:
+        """Re-read these files from disk (watched-file events)."""
+
+    def find(self, name: str) -> list[tuple[str, Any]]:
+        """(path, definition) of every definition named `name`."""
+
+    def file_tags(self, rel_path: str) -> Any:
+        """The definitions and references of one file, or None when not indexed."""
+
+    def all_definitions(self) -> Iterable[tuple[str, Any]]: ...
+
+
+Progress = Callable[[Project, int, int], None]  # project, files done, files total
+
+
 class ContextProvider(Protocol):
-    """Builds the repo map for a turn; must not wait for a full index."""
+    """The repo map and its indexes, one per project (`orion_lsp.context.RepoContext`).
+
+    The server starts and feeds the indexes (`ensure`, `index_for`), reports
+    `stats` in `orion.status` and `close`s it at shutdown; the CLI waits for a
+    build (`wait_built`); the orchestrator asks `context_for` each turn, which
+    must not wait for a full index.
+    """
+
+    def ensure(self, project: Project, progress: Progress | None = None) -> RepoIndexView:
+        """The project's index, starting its background build the first time."""
+
+    def index_for(self, root: Path) -> RepoIndexView | None: ...
+
+    async def wait_built(self, root: Path) -> None: ...
 
     async def context_for(
         self,
@@ -44,6 +84,11 @@ class ContextProvider(Protocol):
         touched: list[str],
         budget_tokens: int,
     ) -> ContextBlock: ...
+
+    def stats(self) -> dict[str, Any]:
+        """`orion.status`'s `repoMap`: files, symbols, buildMs, complete."""
+
+    async def close(self) -> None: ...
 
 
 class NullSink:

@@ -22,9 +22,10 @@ import pytest
 
 from orion_lsp.agent.critic import critique
 from orion_lsp.agent.litellm_setup import NO_RETRY_KWARGS, import_litellm
-from orion_lsp.agent.model_info import context_window_info, estimate_tokens, fit_messages
 from orion_lsp.agent.retry import decide
-from orion_lsp.agent.textcalls import parse_text_tool_calls, text_tool_instructions
+from orion_lsp.agent.toolmode.textcalls import parse_text_tool_calls, text_tool_instructions
+from orion_lsp.agent.window.discover import context_window_info
+from orion_lsp.agent.window.fit import estimate_tokens, fit_messages
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
 

@@ -466,7 +466,7 @@ async def test_every_orion_call_is_built_by_one_function(litellm: ModuleType) ->
     """The model client and doctor's probe share `completion_kwargs`: one request each,
     a placeholder key only for keyless local servers, the user's key otherwise."""
     from orion_lsp.agent.litellm_setup import completion_kwargs
-    from orion_lsp.agent.probe import probe_tool_mode
+    from orion_lsp.agent.toolmode.probe import probe_tool_mode
 
     local = completion_kwargs("openai/x", "http://h/v1", None, [], timeout_s=5)
     assert local["api_key"] == "orion-local" and local["max_retries"] == 0

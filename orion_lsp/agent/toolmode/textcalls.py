@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ParsedCall",
-    "TEXT_TOOL_INSTRUCTIONS",
     "parse_text_tool_calls",
     "text_tool_instructions",
 ]
@@ -88,10 +87,6 @@ def text_tool_instructions(tool_specs: Iterable[Mapping[str, Any]]) -> str:
         )
         lines.append(f"- {name}({args}){': ' + desc if desc else ''}")
     return "\n".join(lines) + "\n"
-
-
-# The brief's spelling; both names are the same function.
-TEXT_TOOL_INSTRUCTIONS = text_tool_instructions
 
 
 def _type_name(schema: Any) -> str:
