@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
+    from .evals.runner import Evaluations
     from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,14 @@ class Services:
         if self.db is None:
             raise StorageError(self.settings.database_path, "the database is not open")
         return self.db
+
+    def evaluations(self) -> Evaluations:
+        """The evaluators' service (scores), over the open ledger."""
+        from .evals.runner import Evaluations
+
+        db = self.require_db()
+        assert self.traces is not None and self.scores is not None
+        return Evaluations(db, self.traces, self.scores, self.redactor)
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
@@ -99,7 +108,8 @@ class Services:
 def make_model(settings: Settings, redactor: Redactor) -> Model:
     from .agent.model import LiteLLMModel
 
-    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
+    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor, extra=extra)
 
 
 async def open_services(
@@ -172,6 +182,7 @@ async def _build_agent(services: Services) -> None:
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),
         end_checks=[_claim_check(services.context)],
+        evaluator=services.evaluations(),
     )
 
 
@@ -188,7 +199,9 @@ def _telemetry(
         return None
     from .telemetry.exporter import Telemetry
 
-    telemetry = Telemetry(config, redactor, traces.events, scores.for_turn)
+    # Message content is exported only when captured: then the requests are resolved.
+    read_events = traces.resolved_events if config.capture_content else traces.events
+    telemetry = Telemetry(config, redactor, read_events, scores.for_turn)
 
     def on_event(event: Any) -> None:
         if event.type == "turn_end":

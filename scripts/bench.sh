@@ -5,7 +5,7 @@
 #
 # Usage:
 #   scripts/bench.sh [--quick] [NAME...]
-#     NAME: turn spawn telemetry storage repomap ttft ttft-scripted code-actions (default: all)
+#     NAME: turn spawn telemetry storage ledger repomap ttft ttft-scripted code-actions (default: all)
 #     --quick: fewer iterations (a smoke run; figures are noisier)
 #
 # Env: PYTHON (default <repo>/.venv/bin/python).
@@ -28,7 +28,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        turn|spawn|telemetry|storage|repomap|ttft|ttft-scripted|code-actions) selected+=("$arg") ;;
+        turn|spawn|telemetry|storage|ledger|repomap|ttft|ttft-scripted|code-actions) selected+=("$arg") ;;
         *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -101,6 +101,7 @@ run turn "$PY" bench/bench_turn.py "${turn_args[@]}"
 run spawn "$PY" bench/bench_spawn.py "${spawn_args[@]}"
 run telemetry "$PY" bench/bench_telemetry.py "${telemetry_args[@]}"
 run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
+run ledger "$PY" bench/bench_ledger.py
 run repomap "$PY" -m bench.repomap.bench_repomap
 
 # Time to first token. Against the scripted model it always runs (Orion's own

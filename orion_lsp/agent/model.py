@@ -63,6 +63,13 @@ class Model(Protocol):
 
     def error(self, reason: str, **kw: Any) -> ModelError: ...
 
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """What `complete` sends for these arguments: `{messages, tools, params}` (the ledger's
+        exact request; no key, base URL or client time-out)."""
+        ...
+
 
 class LiteLLMModel:
     """A `Model` backed by `litellm.acompletion(stream=True)`."""
@@ -92,6 +99,20 @@ class LiteLLMModel:
         text = f"Orion model error: {endpoint(self.name, self.api_base)}: {reason}"
         return ModelError(self._redact(text), **kw)
 
+    def _params(self) -> dict[str, Any]:
+        """The request's parameters besides messages and tools (what goes into the body)."""
+        return {
+            "stream": True,
+            # Token counts arrive in the last chunk only when asked for.
+            "stream_options": {"include_usage": True},
+            **self._extra,
+        }
+
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        return {"messages": list(messages), "tools": tools or None, "params": self._params()}
+
     async def complete(
         self,
         messages: list[dict[str, Any]],
@@ -107,10 +128,7 @@ class LiteLLMModel:
             self._api_key,
             messages,
             timeout_s=self._timeout_s,
-            stream=True,
-            # Token counts arrive in the last chunk only when asked for.
-            stream_options={"include_usage": True},
-            **self._extra,
+            **self._params(),
         )
         if tools:
             kwargs["tools"] = tools

@@ -127,6 +127,8 @@ def _trace_base(req: StepRequest, attempt: int) -> dict[str, Any]:
         "toolMode": req.mode,
         "messages": len(req.messages),
         "promptChars": sum(len(str(m.get("content") or "")) for m in req.messages),
+        # Exactly what goes to the model (the ledger stores each message once).
+        "request": req.model.request(req.messages, None if req.mode == TEXT else req.tool_specs),
     }
     if req.fit is not None:
         base["fit"] = req.fit.to_trace()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatMessage, ChatStore, HistoryLoader, StorageError, TraceStore
+from ..storage import ChatMessage, ChatStore, HistoryLoader, Score, StorageError, TraceStore
 from . import toolmode
 from .messages import (
     assistant_tool_message,
@@ -30,7 +30,7 @@ from .messages import (
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
 from .model_step import StepRequest, StepResult, call_model
-from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnEvaluator, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
@@ -65,6 +65,7 @@ class ToolOrchestrator:
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
         model_cache: ModelInfoCache | None = None,
+        evaluator: TurnEvaluator | None = None,
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -77,6 +78,7 @@ class ToolOrchestrator:
         self._end_checks = list(end_checks)
         self._model_cache = model_cache or ModelInfoCache(None)
         self._windows = WindowFinder(self._model_cache)
+        self._evaluator = evaluator
 
     async def run(
         self,
@@ -124,6 +126,8 @@ class ToolOrchestrator:
         turn.stored.add("turn_start")
         await self._chats.add(req.project.project_id, turn.turn_id, "user", req.prompt)
         turn.stored.add("user")
+        if self._evaluator is not None:
+            await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
         if status == COMPLETED:
             turn.end_extra = await self._run_end_checks(turn)
@@ -209,7 +213,10 @@ class ToolOrchestrator:
         critic = self._model_factory(settings.for_critic())
         await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
         verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
-        await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
+        call: dict[str, Any] = {"role": "critic", **verdict.to_trace()}
+        if verdict.request is not None:
+            call["request"] = verdict.request
+        await self._event(turn, "llm_call", call)
         turn.critic = verdict.to_trace()
         if (
             verdict.passed
@@ -350,11 +357,24 @@ class ToolOrchestrator:
             await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            await self._event(turn, "turn_end", turn.end_payload(ending))
+            payload = turn.end_payload(ending)
+            scores: list[Score] = []
+            if self._evaluator is not None:
+                # The built-in scores are part of the turn's ledger: committed with its
+                # turn_end (so before `orion/turnEnd`), or neither is.
+                scores = self._evaluator.end_scores(
+                    turn.req.project.project_id, turn.turn_id, turn.events, payload
+                )
+            await self._event(turn, "turn_end", payload, scores=scores)
             turn.stored.add("turn_end")
 
-    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+    async def _event(
+        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+    ) -> None:
+        event = await self._traces.append(
+            turn.req.project.project_id, turn.turn_id, type, payload, scores=scores
+        )
+        turn.events.append(event)
 
 
 def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:

@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..project import Project
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..storage import Score, TraceEvent
+    from .tools.base import DocumentSource
+    from .turn import TurnRequest
 
 
 class TurnSink(Protocol):
@@ -116,3 +123,21 @@ class TurnEndCheck(Protocol):
     """Runs when a turn completes, before the answer is stored (e.g. the claim check)."""
 
     async def __call__(self, answer: str, root: Any, read_files: dict[str, str]) -> TurnEndNote: ...
+
+
+class TurnEvaluator(Protocol):
+    """Scores turns from the ledger (orion_lsp.evals); a failed score write is a StorageError."""
+
+    async def turn_started(self, req: TurnRequest, documents: DocumentSource) -> None:
+        """After `turn_start` is stored, before the first model call (the previous turn's
+        `edit_kept`: does the file still hold its edits?)."""
+
+    def end_scores(
+        self,
+        project_id: str,
+        turn_id: str,
+        events: Sequence[TraceEvent],
+        end_payload: dict[str, Any],
+    ) -> list[Score]:
+        """The built-in evaluators' scores of a turn about to end: `events` as stored so far
+        and the `turn_end` payload about to be stored with them (one transaction)."""

@@ -86,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--otlp", action="store_true", help="with export: to the OTLP endpoint")
     tr.add_argument("--all", action="store_true", help="with export: every turn of the project")
 
+    ev = sub.add_parser("eval", help="run evaluators over stored turns and print their scores")
+    ev.add_argument("--project-id", required=True)
+    ev.add_argument("--workspace", default=".", help="project root (default: cwd)")
+    which = ev.add_mutually_exclusive_group()
+    which.add_argument("--turn", help="one turn (default: the last one)")
+    which.add_argument("--all", action="store_true", help="every turn of the project")
+    which.add_argument("--report", action="store_true", help="per-model capability profile")
+    ev.add_argument("--evaluator", action="append", metavar="NAME", help="only these (repeat)")
+    ev.add_argument("--json", action="store_true")
+
+    rate = sub.add_parser("rate", help="rate a turn up or down (score user_rating)")
+    rate.add_argument("--project-id", required=True)
+    rate.add_argument("--turn", required=True)
+    rate.add_argument("rating", choices=["up", "down"])
+    rate.add_argument("--comment")
+
     pid = sub.add_parser("project-id", help="the project id the server derives for DIR")
     pid.add_argument("dir", nargs="?", default=".")
 

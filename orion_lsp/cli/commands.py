@@ -56,7 +56,8 @@ async def run_command(args: Any) -> int:
         from .doctor import run_doctor
 
         return await run_doctor(settings)
-    services = await open_services(settings)
+    # eval and rate need the ledger only, not the agent (repo map, tools).
+    services = await open_services(settings, eager=args.command not in ("eval", "rate"))
     try:
         services.require_db()
         if args.command == "chat":
@@ -65,6 +66,10 @@ async def run_command(args: Any) -> int:
             return await cmd_history(services, args)
         if args.command == "traces":
             return await cmd_traces(services, args)
+        if args.command in ("eval", "rate"):
+            from .evals import cmd_eval, cmd_rate
+
+            return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
         return EXIT_USAGE
     except StorageError as exc:
         print(str(exc), file=sys.stderr)
@@ -83,8 +88,11 @@ async def cmd_chat(services: Services, args: Any) -> int:
         if not args.prompt.strip():
             print("orion: the prompt is empty", file=sys.stderr)
             return EXIT_USAGE
-        return await _one_turn(services, project, args.prompt)
+        tests = TerminalTests(services)
+        status = await _one_turn(services, project, args.prompt, tests)
+        return await tests.finish(status)
     status = EXIT_OK
+    tests = TerminalTests(services)
     print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
@@ -93,10 +101,10 @@ async def cmd_chat(services: Services, args: Any) -> int:
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt)
+        status = await _one_turn(services, project, prompt, tests)
         if status == EXIT_STORAGE:
             return status
-    return status
+    return await tests.finish(status)
 
 
 def _read_prompt() -> str | None:
@@ -108,7 +116,35 @@ def _read_prompt() -> str | None:
     return line.rstrip("\n")
 
 
-async def _one_turn(services: Services, project: Project, prompt: str) -> int:
+class TerminalTests:
+    """The `tests` evaluator after each turn (`[eval] on_turn_end`): scores go to stderr,
+    and `orion chat` exits only when the runs it started are done. The user's own
+    command in their terminal: the workspace counts as trusted."""
+
+    def __init__(self, services: Services) -> None:
+        from ..evals.background import BackgroundTests
+
+        self.storage_errors: list[StorageError] = []
+        self.runs = BackgroundTests(services.evaluations, self._report, self.storage_errors.append)
+
+    async def _report(self, turn_id: str, scores: list[Any]) -> None:
+        for s in scores:
+            value = "" if s.value is None else f" (exit {s.value:g})"
+            print(f"  [{s.name}] {s.label}{value} turn {turn_id[:8]}", file=sys.stderr)
+
+    def after(self, project: Project, turn_id: str, edits: list[dict[str, Any]]) -> None:
+        if self.runs.after_turn(project, turn_id, edits, trusted=True) is not None:
+            print("  [tests] running the test command in a scratch copy...", file=sys.stderr)
+
+    async def finish(self, status: int) -> int:
+        await self.runs.wait()
+        if self.storage_errors:
+            print(str(self.storage_errors[0]), file=sys.stderr)
+            return EXIT_STORAGE
+        return status
+
+
+async def _one_turn(services: Services, project: Project, prompt: str, tests: TerminalTests) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
     req = TurnRequest(project=project, prompt=prompt, source="cli")
@@ -141,6 +177,7 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
     print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    tests.after(project, outcome.turn_id, outcome.edits)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
 
@@ -191,13 +228,15 @@ async def cmd_traces(services: Services, args: Any) -> int:
         print(f"orion: no events for turn {turn_id} in project {args.project_id}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        # Each llm_call's request comes back in full: messages, tools and params as sent.
+        resolved = await services.traces.resolved_events(args.project_id, turn_id)
         print_json(
             {
                 "projectId": args.project_id,
                 "turnId": turn_id,
                 "events": [
                     {"seq": e.seq, "type": e.type, "payload": e.payload, "createdAt": e.created_at}
-                    for e in events
+                    for e in resolved
                 ],
             }
         )

@@ -31,12 +31,15 @@ from . import code_actions
 from .arguments import (
     CancelArgs,
     ChatArgs,
+    FeedbackArgs,
     HistoryArgs,
     parse_cancel,
     parse_chat,
+    parse_feedback,
     parse_history,
     parse_status,
 )
+from .errors import InvalidArguments
 from .turn_requests import TurnRequests
 
 if TYPE_CHECKING:
@@ -94,6 +97,9 @@ class CommandHandlers:
             "criticModel": s.critic_model,
             "repoMap": self._ls.repo_map_stats(),
             "runningTurns": self._ls.turns.running(),
+            # Whether the client said this workspace may run its test command.
+            "workspaceTrusted": s.workspace_trusted,
+            "testRuns": self._ls.test_runs(),
             "telemetry": services.telemetry_status(),
         }
         if services.db_error is not None:
@@ -102,6 +108,18 @@ class CommandHandlers:
 
     async def cancel(self, args: CancelArgs) -> dict[str, Any]:
         return {"cancelled": self._ls.turns.cancel(args.turn_id)}
+
+    async def feedback(self, args: FeedbackArgs) -> dict[str, Any]:
+        from ..evals.feedback import UnknownTurn, rate_turn
+
+        services = self._ls.services
+        db = services.require_db()
+        assert services.scores is not None
+        try:
+            await rate_turn(db, services.scores, args.turn_id, args.rating, args.comment)
+        except UnknownTurn as exc:
+            raise InvalidArguments(str(exc)) from None
+        return {"turnId": args.turn_id, "rating": args.rating}
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("orion.history", parse_history, handler=CommandHandlers.history),
     Command("orion.status", parse_status, handler=CommandHandlers.status),
     Command("orion.cancel", parse_cancel, handler=CommandHandlers.cancel),
+    Command("orion.feedback", parse_feedback, handler=CommandHandlers.feedback),
     Command(
         code_actions.COMMAND, code_actions.parse_code_action, turn=CommandHandlers.code_action_turn
     ),

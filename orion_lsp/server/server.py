@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -33,8 +33,15 @@ from .stock_clients import StockClientAnswers
 from .turn_requests import TurnRequests
 from .turns import TurnRunner
 
+if TYPE_CHECKING:
+    from ..agent.turn import TurnOutcome, TurnRequest
+    from ..evals.background import BackgroundTests
+    from ..storage import Score
+
 log = logging.getLogger(__name__)
 
+# A background evaluator's scores landed (docs/protocol.md): {turnId, scores}.
+TURN_SCORES = "orion/turnScores"
 PARENT_POLL_SECONDS = 3.0
 
 
@@ -57,11 +64,17 @@ class OrionLanguageServer(LanguageServer):
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.indexer = Indexer(self)
+        self._background_tests: BackgroundTests | None = None  # made on first use
         answers = StockClientAnswers(
             self, self.redactor, lambda: [p.root for p in self.projects.projects]
         )
         self.turns = TurnRunner(
-            self, lambda: self.services.agent(), self.redactor, self.show_error, answers
+            self,
+            lambda: self.services.agent(),
+            self.redactor,
+            self.show_error,
+            answers,
+            after_turn=self._after_turn,
         )
         self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
         self._pending_start_error: str | None = None
@@ -93,6 +106,40 @@ class OrionLanguageServer(LanguageServer):
 
     def show_error(self, message: str) -> None:
         self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+
+    # -- after a turn: the background `tests` evaluator (docs/evaluation.md) -----------
+
+    @property
+    def background_tests(self) -> BackgroundTests:
+        if self._background_tests is None:
+            from ..evals.background import BackgroundTests  # not on the start-up path
+
+            self._background_tests = BackgroundTests(
+                lambda: self.services.evaluations(), self._send_scores, self._show_storage_error
+            )
+        return self._background_tests
+
+    def test_runs(self) -> dict[str, int]:
+        """Background test runs started since start-up, and running now (orion.status)."""
+        if self._background_tests is None:
+            return {"started": 0, "running": 0}
+        return self._background_tests.status()
+
+    def _after_turn(self, req: TurnRequest, outcome: TurnOutcome) -> None:
+        if not outcome.edits:
+            return  # nothing changed: nothing to test
+        trusted = self.services.settings.workspace_trusted
+        self.background_tests.after_turn(
+            req.project, outcome.turn_id, outcome.edits, trusted=trusted
+        )
+
+    async def _send_scores(self, turn_id: str, scores: list[Score]) -> None:
+        self.protocol.notify(
+            TURN_SCORES, {"turnId": turn_id, "scores": [s.to_wire() for s in scores]}
+        )
+
+    def _show_storage_error(self, exc: StorageError) -> None:
+        self.show_error(self.redactor(str(exc)))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would send "Error in server: <exception text>" to the client; the text
@@ -176,6 +223,8 @@ class OrionLanguageServer(LanguageServer):
 
     async def on_shutdown(self) -> None:
         await self.turns.cancel_all()
+        if self._background_tests is not None:
+            await self._background_tests.cancel()  # their commands' process groups die too
         for task in list(self._background):
             task.cancel()
         await self.services.close()

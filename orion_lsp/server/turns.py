@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from ..agent.turn import ERROR, TurnRequest
+from ..agent.turn import ERROR, TurnOutcome, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
 from .errors import OrionRpcError, to_rpc_error
@@ -39,12 +39,16 @@ class TurnRunner:
         redactor: Redactor,
         show_error: Callable[[str], None],
         answers: StockClientAnswers,
+        after_turn: Callable[[TurnRequest, TurnOutcome], None] | None = None,
     ) -> None:
         self._server = server
         self._answers = answers
         self._orchestrator = orchestrator
         self._redact = redactor
         self._show_error = show_error
+        # Work that follows a finished turn without delaying its answer (the
+        # background `tests` evaluator).
+        self._after_turn = after_turn
         self._documents = WorkspaceDocuments(server)
         self._applier = LspEditApplier(server, self._documents)
         self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -113,6 +117,8 @@ class TurnRunner:
             }
             if outcome.error:
                 end["error"] = outcome.error
+            if self._after_turn is not None:
+                self._after_turn(req, outcome)  # starts tasks; runs after turnEnd is sent
             return result
         except asyncio.CancelledError:
             end = {"turnId": req.turn_id, "status": "cancelled"}

@@ -26,6 +26,10 @@ export interface ChatItem {
   status: ItemStatus;
   tools: ToolLine[];
   error?: string;
+  /** The user's rating of this answer (src/feedbackModel.ts). */
+  rating?: "up" | "down";
+  /** Scores that arrived for this turn (`orion/turnScores`). */
+  scores?: { name: string; value?: number | null; label?: string | null }[];
 }
 
 export interface ChatState {

@@ -61,7 +61,7 @@ export async function createClient(
   const clientOptions: LanguageClientOptions = {
     // Code actions apply to any file on disk; the server decides what it offers.
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-    initializationOptions: toServerOptions(settings),
+    initializationOptions: toServerOptions(settings, vscode.workspace.isTrusted),
     outputChannel: hooks.output,
     synchronize: { configurationSection: "orion" },
     middleware: {
@@ -71,7 +71,10 @@ export async function createClient(
         configuration: async (params, token, next) => {
           const result = await next(params, token);
           if (!Array.isArray(result)) return result;
-          const fresh = toServerOptions(readSettings(vscode.workspace.getConfiguration("orion")));
+          const fresh = toServerOptions(
+            readSettings(vscode.workspace.getConfiguration("orion")),
+            vscode.workspace.isTrusted,
+          );
           return result.map((value, i) => (params.items[i]?.section === "orion" ? fresh : value));
         },
       },

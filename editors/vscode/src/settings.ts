@@ -28,6 +28,8 @@ export interface ServerOptions {
   historyLimit?: number;
   maxSteps?: number;
   contextTokens?: number;
+  /** VS Code's Workspace Trust: only a trusted workspace may run its test command. */
+  workspaceTrusted?: boolean;
 }
 
 export const DEFAULTS: OrionSettings = {
@@ -77,9 +79,11 @@ export function readSettings(config: ConfigLike): OrionSettings {
  * `workspace/configuration`. Empty strings are left out: the server layers
  * settings over its defaults, so an empty `apiBase` must mean "unset", not
  * "the empty URL". Client-only keys (server path, interpreter) never go.
+ * `trusted` is VS Code's Workspace Trust for the open folder: the server runs
+ * the workspace's `[eval] test_command` at a turn's end only when it is true.
  */
-export function toServerOptions(s: OrionSettings): ServerOptions {
-  const out: ServerOptions = {};
+export function toServerOptions(s: OrionSettings, trusted = false): ServerOptions {
+  const out: ServerOptions = { workspaceTrusted: trusted };
   if (s.model) out.model = s.model;
   if (s.apiBase) out.apiBase = s.apiBase;
   if (s.criticModel) out.criticModel = s.criticModel;

@@ -11,6 +11,7 @@
 
 local client_mod = require('orion.client')
 local handlers = require('orion.handlers')
+local rate = require('orion.rate')
 
 local M = {}
 
@@ -28,6 +29,7 @@ local REQUEST_CANCELLED = -32800
 ---@field on_done fun(err: lsp.ResponseError?, result: table?)? called when a detached turn ends
 ---@field end_params table? its turnEnd, once arrived
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
+---@field mark integer? the extmark on its `## Orion` heading (orion.rate)
 
 --- client_id -> running turn
 ---@type table<integer, orion.Turn>
@@ -184,12 +186,28 @@ local function render_history(buf, result)
   if #messages == 0 then
     vim.list_extend(lines, { '_No messages yet in this workspace._', '' })
   end
+  local headings = {} -- 0-based row of each answer's heading -> its turn
   for _, m in ipairs(messages) do
+    if m.role == 'assistant' and type(m.turnId) == 'string' then
+      headings[#lines] = m.turnId
+    end
     vim.list_extend(lines, message_lines(m.role, m.content))
   end
   edit(buf, function()
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   end)
+  rate.clear(buf)
+  for row, turn_id in pairs(headings) do
+    rate.mark(buf, row, turn_id)
+  end
+end
+
+--- Mark the `## Orion` heading just appended (the buffer's last two lines are
+--- it and a blank) as the answer of `turn`, for :OrionRate.
+---@param buf integer
+---@param turn orion.Turn
+local function mark_heading(buf, turn)
+  turn.mark = rate.mark(buf, vim.api.nvim_buf_line_count(buf) - 2, turn.turn_id)
 end
 
 --- Fetch `orion.history` and replace the chat buffer's content with it.
@@ -231,6 +249,9 @@ local function close_turn(buf, turn, status, error_text)
     return
   end
   turn.ended = true
+  if turn.mark and turn.turn_id then
+    rate.bind(buf, turn.mark, turn.turn_id)
+  end
   local lines = {}
   if last_line(buf) ~= '' then
     table.insert(lines, '')
@@ -316,6 +337,7 @@ function M.send(client, args, on_done, opts)
     table.insert(lines, '## Orion')
     table.insert(lines, '')
     M.append_lines(buf, lines)
+    mark_heading(buf, turn)
     turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
       if not err and type(result) == 'table' and result.status == 'running' then
         -- Detached (code actions are, by default): the turn goes on; its
@@ -342,6 +364,7 @@ function M.send(client, args, on_done, opts)
         end
       else
         result = result or {}
+        turn.turn_id = turn.turn_id or result.turnId
         if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
           M.append_text(buf, result.answer)
         end
@@ -437,6 +460,7 @@ local function turn_for(client_id, turn_id)
       table.insert(lines, 1, '')
     end
     M.append_lines(buf, lines)
+    mark_heading(buf, turn)
   end
   local buf = M.find_buffer(client.root_dir or vim.fn.getcwd())
   if not buf then

@@ -35,6 +35,7 @@ M.setting_keys = {
 ---@field autostart? boolean Attach automatically to file buffers (default true)
 ---@field log_file? string Passed to the server as `--log-file`
 ---@field chat? {open?: string, size?: integer} How the chat window opens: 'vsplit' | 'split' | 'tab' | 'current'
+---@field trust_prompt? fun(root: string, command: string): boolean Asks whether a workspace may run its test command (default: a confirm dialog)
 
 ---@type orion.Options
 M.defaults = {
@@ -151,6 +152,16 @@ function M.client_config()
     -- showDocument/showMessage copy of each answer (it does for stock clients).
     capabilities = { experimental = { orion = { turnNotifications = true } } },
     handlers = require('orion.handlers').client_handlers(),
+    -- Asked once per workspace with a test command (orion.trust), when its
+    -- server starts; told to the server like any setting.
+    before_init = function(params, cfg)
+      local trusted = cfg.root_dir and require('orion.trust').for_root(cfg.root_dir) or false
+      params.initializationOptions = params.initializationOptions or {}
+      params.initializationOptions.workspaceTrusted = trusted
+      if cfg.settings and cfg.settings.orion then
+        cfg.settings.orion.workspaceTrusted = trusted
+      end
+    end,
     on_attach = function(client, bufnr)
       require('orion').on_attach(client, bufnr)
     end,
