@@ -29,7 +29,8 @@ test: $(STAMP)
 
 test-realmodel: $(STAMP)
 	bash scripts/install-local-model.sh
-	$(PY) -m pytest -q -m realmodel tests/e2e
+	$(PY) -m pip install --quiet -e '.[export]' 
+	$(PY) -m pytest -q -m 'realmodel and not slow' tests/e2e
 
 test-editors: $(STAMP)
 	bash scripts/test-editors.sh

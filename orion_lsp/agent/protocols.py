@@ -6,7 +6,7 @@ in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,7 +60,8 @@ class RepoIndexView(Protocol):
     def file_tags(self, rel_path: str) -> Any:
         """The definitions and references of one file, or None when not indexed."""
 
-    def all_definitions(self) -> Iterable[tuple[str, Any]]: ...
+    def known_names(self) -> Container[str]:
+        """Names some indexed file defines or uses (without loading every file's tags)."""
 
 
 Progress = Callable[[Project, int, int], None]  # project, files done, files total

@@ -115,6 +115,8 @@ async def _report(services: Services, args: Any) -> int:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, dict):  # labels: good/bad/unlabeled
+        return "/".join(str(value.get(k, 0)) for k in ("good", "bad", "unlabeled"))
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

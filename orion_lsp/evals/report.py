@@ -14,7 +14,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..storage import Database
+from ..storage import Database, Score
+from .policy import label_turn
 
 _CALL_BLOCK = re.compile(r"```\s*tool_call|<tool_call>", re.IGNORECASE)
 
@@ -32,6 +33,7 @@ class ModelProfile:
     ups: int = 0
     downs: int = 0
     first_token_ms: list[int] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=lambda: {"good": 0, "bad": 0, "unlabeled": 0})
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class ModelProfile:
             "medianFirstTokenMs": (
                 statistics.median(self.first_token_ms) if self.first_token_ms else None
             ),
+            # Turns by labelling policy v1, the same rule `orion export` uses.
+            "labels": dict(self.labels),
         }
 
 
@@ -70,15 +74,18 @@ async def capability_report(db: Database, project_id: str) -> list[dict[str, Any
         name = str(model or "?")
         turn_model[turn_id] = name
         profiles.setdefault(name, ModelProfile(name)).turns += 1
+    statuses: dict[str, str | None] = {}
     for turn_id, status in await db.fetchall(
         "SELECT turn_id, json_extract(payload, '$.status') FROM trace_events"
         " WHERE project_id = ? AND type = 'turn_end'",
         (project_id,),
     ):
+        statuses[turn_id] = status
         if status == "completed" and turn_id in turn_model:
             profiles[turn_model[turn_id]].completed += 1
     await _llm_calls(db, project_id, turn_model, profiles)
     await _scores(db, project_id, turn_model, profiles)
+    await _labels(db, project_id, turn_model, statuses, profiles)
     return [p.to_wire() for p in sorted(profiles.values(), key=lambda p: (-p.turns, p.model))]
 
 
@@ -126,6 +133,25 @@ async def _scores(
             profile.downs += label == "down"
 
 
+async def _labels(
+    db: Database,
+    project_id: str,
+    turn_model: dict[str, str],
+    statuses: dict[str, str | None],
+    profiles: dict[str, ModelProfile],
+) -> None:
+    scores: dict[str, list[Score]] = {t: [] for t in turn_model}
+    for row in await db.fetchall(
+        "SELECT project_id, turn_id, name, source, value, label FROM scores WHERE project_id = ?",
+        (project_id,),
+    ):
+        if row[1] in scores:
+            scores[row[1]].append(Score(row[0], row[1], row[2], row[3], value=row[4], label=row[5]))
+    for turn_id, model in turn_model.items():
+        label = label_turn(statuses.get(turn_id), scores[turn_id]).label
+        profiles[model].labels[label] += 1
+
+
 REPORT_COLUMNS = (
     ("model", "model"),
     ("turns", "turns"),
@@ -137,4 +163,5 @@ REPORT_COLUMNS = (
     ("ups", "up"),
     ("downs", "down"),
     ("medianFirstTokenMs", "median TTFT ms"),
+    ("labels", "good/bad/unlabeled"),
 )

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiosqlite
 
-from orion_lsp.storage.blobs import Fetch, put_text, read_text, text_hash
+from orion_lsp.storage.blobs import Fetch, put_text, read_texts, text_hash
 from orion_lsp.storage.payload import encode_payload
 
 Redactor = Callable[[str], str]
@@ -102,14 +102,14 @@ async def resolve_request(fetch: Fetch, stored: dict[str, Any]) -> dict[str, Any
     """`{messages, tools, params}` from the stored form (a full request passes through)."""
     if "messageRefs" not in stored:
         return stored
-    texts: dict[str, str] = {}
+    refs = list(stored["messageRefs"])
+    if stored.get("toolsRef"):
+        refs.append(stored["toolsRef"])
+    texts = await read_texts(fetch, refs)  # one query for the whole request
 
     async def load(digest: str) -> Any:
         if digest not in texts:
-            text = await read_text(fetch, digest)
-            if text is None:
-                raise MissingBlob(f"request blob {digest[:12]} is missing")
-            texts[digest] = text
+            raise MissingBlob(f"request blob {digest[:12]} is missing")
         return json.loads(texts[digest])  # a fresh object for each place it is used
 
     messages = [await load(h) for h in stored["messageRefs"]]

@@ -22,10 +22,12 @@ import pytest
 
 from orion_lsp.agent.critic import critique
 from orion_lsp.agent.litellm_setup import NO_RETRY_KWARGS, import_litellm
+from orion_lsp.agent.model import LiteLLMModel
 from orion_lsp.agent.retry import decide
 from orion_lsp.agent.toolmode.textcalls import parse_text_tool_calls, text_tool_instructions
 from orion_lsp.agent.window.discover import context_window_info
 from orion_lsp.agent.window.fit import estimate_tokens, fit_messages
+from orion_lsp.redact import Redactor
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
 
@@ -225,10 +227,9 @@ async def test_prompt_over_the_window(litellm: ModuleType, smollm2: str) -> None
 
 
 async def test_critic_with_a_real_model(litellm: ModuleType, smollm2: str) -> None:
+    # The critic is a Model like the primary one (agent/critic.py), on its own URL.
     verdict = await critique(
-        litellm.acompletion,
-        "openai/smollm2",
-        smollm2,
+        LiteLLMModel("openai/smollm2", smollm2, None, Redactor()),
         "The total is computed in shop/orders.py, in Order.total().",
         [{"name": "read_file", "content": "class Order:\n    def total(self): ..."}],
         "Where is the total computed?",

@@ -23,8 +23,9 @@ def test_workspace_trust_comes_from_the_client_only() -> None:
     assert load_settings({"workspaceTrusted": True}, environ={}).workspace_trusted is True
     # No environment variable can turn it on (a cloned repo's .envrc must not).
     assert (
-        load_settings(environ={"ORION_WORKSPACE_TRUSTED": "1", "workspaceTrusted": "true"})
-        .workspace_trusted
+        load_settings(
+            environ={"ORION_WORKSPACE_TRUSTED": "1", "workspaceTrusted": "true"}
+        ).workspace_trusted
         is False
     )
     with pytest.raises(SettingsError, match="workspaceTrusted"):
