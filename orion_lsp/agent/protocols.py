@@ -1,4 +1,4 @@
-"""Seams between the turn loop and its collaborators (HOUSE_STYLE habit 3).
+"""Seams between the turn loop and its collaborators (docs/architecture.md#seams-are-protocols).
 
 Fakes for these live in `orion_lsp.testing`; the editor implementation lives
 in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.

@@ -2,7 +2,8 @@
 
 The `orion` commands use the same composition root, orchestrator and
 database as the editor, so a terminal can continue an editor's conversation.
-Exit codes (CONTRACT): 0 ok, 1 the turn or check failed, 2 usage, 3 storage.
+Exit codes (docs/protocol.md#exit-codes): 0 ok, 1 the turn or check failed,
+2 usage, 3 storage.
 """
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ class Builder:
             batch = paths[k : k + STORE_BATCH]
             try:
                 got = await asyncio.to_thread(_cached_names, self._store, self.project_id, batch)
-            except Exception as e:  # caches may degrade (HOUSE_STYLE 5)
+            except Exception as e:  # caches may degrade (docs/architecture.md)
                 self._degrade("read_blobs", e)
                 got = {}
             for p in batch:
@@ -386,7 +386,7 @@ class Builder:
         """Call the cache; a failing cache is logged and replaced by memory, never fatal."""
         try:
             return await getattr(self._store, op)(*args)
-        except Exception as e:  # caches may degrade (HOUSE_STYLE 5)
+        except Exception as e:  # caches may degrade (docs/architecture.md)
             self._degrade(op, e)
             return None
 

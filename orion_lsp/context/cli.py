@@ -1,4 +1,4 @@
-"""`orion repomap [DIR] [--tokens N] [--focus FILE]... [--stats]` (CONTRACT "Entry points").
+"""`orion repomap [DIR] [--tokens N] [--focus FILE]... [--stats]` (docs/protocol.md#orion-verbs).
 
 Prints the ranked repo map the model would get for DIR to stdout. The tags
 cache is the Orion database when it opens (so a second run re-parses only

@@ -70,7 +70,7 @@ class IgnoreRules:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._specs: list[tuple[str, pathspec.PathSpec]] = []
+        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
         exclude = root / ".git" / "info" / "exclude"
         self._load("", exclude)
         self._load("", root / ".gitignore")

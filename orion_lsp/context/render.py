@@ -33,7 +33,7 @@ TYPICAL_ENTRY_CHARS = 24
 
 
 def tokens_of(text: str) -> int:
-    """The contract's token count: characters / 4, rounded up."""
+    """The documented token count (docs/protocol.md#orion-verbs): characters / 4, rounded up."""
     return (len(text) + 3) // 4
 
 

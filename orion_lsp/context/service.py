@@ -335,7 +335,7 @@ class RepoIndex(Builder):
         blobs: dict[str, tuple[str, bytes]] = {}
         try:
             blobs = self._store.read_blobs(self.project_id, missing)
-        except Exception as e:  # caches may degrade (HOUSE_STYLE 5)
+        except Exception as e:  # caches may degrade (docs/architecture.md)
             self._degrade("read_blobs", e)
         for p in missing:
             entry = self._entries[p]

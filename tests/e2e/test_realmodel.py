@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -108,7 +107,6 @@ async def _stream(litellm: ModuleType, base: str, messages: list[dict[str, Any]]
 
 
 async def test_smollm2_streams_real_tokens(litellm: ModuleType, smollm2: str) -> None:
-    started = time.monotonic()
     stream = await _stream(
         litellm,
         smollm2,
@@ -117,20 +115,17 @@ async def test_smollm2_streams_real_tokens(litellm: ModuleType, smollm2: str) ->
         temperature=0,
     )
     pieces: list[str] = []
-    first_at: float | None = None
     finish = None
     async for chunk in stream:
         if not chunk.choices:
             continue
         if chunk.choices[0].delta.content:
-            first_at = first_at or time.monotonic()
             pieces.append(chunk.choices[0].delta.content)
         finish = chunk.choices[0].finish_reason or finish
     text = "".join(pieces)
     assert len(pieces) >= 10, text  # really streamed, piece by piece
     assert "def " in text or "return" in text, text
     assert finish in ("stop", "length")
-    assert first_at is not None and first_at - started < 30
 
 
 async def test_cancel_during_real_stream_leaves_server_usable(
