@@ -19,7 +19,7 @@ call (2 model calls). Orion and direct alternate, after a warm-up of both, so
 machine load hits both alike; medians are reported.
 
 Target: orion <= 1.25 x direct + 5 ms x (trace events the turn stored).
-The per-event allowance is for the contract's commit-per-event ledger; the
+The per-event allowance is for the commit-per-event ledger (docs/protocol.md#tables); the
 measured cost of one `TraceStore.append` commit in the same run is printed
 next to it, with the turn's chat rows (2 more commits), so the breakdown of
 the overhead can be checked.

@@ -1,6 +1,6 @@
 """Settings: one dataclass, and where each value comes from.
 
-Order, weakest first (CONTRACT "Settings"): defaults, `initializationOptions`,
+Order, weakest first (docs/protocol.md#settings): defaults, `initializationOptions`,
 `workspace/configuration` section `orion`, environment. The API key is read
 from the environment only: it never travels through settings, so it cannot
 land in a settings file, a trace or an editor's configuration dump.

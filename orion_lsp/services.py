@@ -1,8 +1,9 @@
-"""The composition root: Store -> Context -> Tools -> Orchestrator (HOUSE_STYLE habit 1).
+"""The composition root: Store -> Context -> Tools -> Orchestrator.
 
 Both front ends (the language server and the `orion` CLI) get their parts
 from `open_services`, so a turn in the terminal and a turn in the editor run
-the same code against the same database. Nothing here runs at import time.
+the same code against the same database. Nothing here runs at import time
+(docs/architecture.md#the-composition-root).
 
 Two halves: the ledger (database and stores) opens at once; the agent
 (repo map, tools, orchestrator) is built by `build_agent`. The server builds
@@ -122,7 +123,8 @@ async def open_services(
     eager: bool = True,
 ) -> Services:
     """Open the database and wire the parts. A database that cannot be opened
-    does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
+    does not raise: the error is kept and raised by every use
+    (docs/protocol.md#storage-errors)."""
     redactor = redactor or Redactor.from_environment()
     redactor.add_secret(settings.api_key)
     services = Services(

@@ -29,7 +29,7 @@ import keyword
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -274,8 +274,10 @@ def _read_texts(root: Path, read_files: dict[str, str]) -> tuple[list[str], bool
     return texts, complete
 
 
-def _index_names(index: Any, files: _Files) -> set[str]:
+def _index_names(index: Any, files: _Files) -> Container[str]:
     """Every name the index knows a file defines or uses (parameters included)."""
+    if hasattr(index, "known_names"):
+        return index.known_names()
     names: set[str] = set()
     if index is None or not hasattr(index, "file_tags"):
         return names
@@ -287,7 +289,7 @@ def _index_names(index: Any, files: _Files) -> set[str]:
     return names
 
 
-def _symbol_known(symbol: str, index: Any, names: set[str], texts: list[str]) -> bool:
+def _symbol_known(symbol: str, index: Any, names: Container[str], texts: list[str]) -> bool:
     last = [p for p in re.split(r"\.|::", symbol) if p][-1]
     if last in _BUILTINS or last in names:
         return True

@@ -100,7 +100,8 @@ def import_litellm() -> ModuleType:
         with contextlib.redirect_stdout(sys.stderr):
             import litellm
         litellm.suppress_debug_info = True
-        litellm.set_verbose = False
+        # litellm imports set_verbose without re-exporting it; the module attribute is the flag.
+        litellm.set_verbose = False  # type: ignore[attr-defined]
         _quiet_litellm_logging()
         seconds = time.perf_counter() - started
         log.debug("litellm %s imported in %.2f s", _version(litellm), seconds)

@@ -1,4 +1,6 @@
-"""The turn loop: model -> tools -> model ... until an answer (HOUSE_STYLE habit 4).
+"""The turn loop: model -> tools -> model ... until an answer.
+
+One turn through it, step by step: docs/architecture.md#one-turn-from-the-editor-to-turn_end.
 
 Every step is written to the ledger before the turn goes on: `turn_start`
 first, one `llm_call` per model call, `tool_call`/`tool_result` around each

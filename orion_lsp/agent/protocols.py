@@ -1,4 +1,4 @@
-"""Seams between the turn loop and its collaborators (HOUSE_STYLE habit 3).
+"""Seams between the turn loop and its collaborators (docs/architecture.md#seams-are-protocols).
 
 Fakes for these live in `orion_lsp.testing`; the editor implementation lives
 in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.
@@ -6,7 +6,7 @@ in `orion_lsp.server`, the terminal one in `orion_lsp.cli`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -60,7 +60,8 @@ class RepoIndexView(Protocol):
     def file_tags(self, rel_path: str) -> Any:
         """The definitions and references of one file, or None when not indexed."""
 
-    def all_definitions(self) -> Iterable[tuple[str, Any]]: ...
+    def known_names(self) -> Container[str]:
+        """Names some indexed file defines or uses (without loading every file's tags)."""
 
 
 Progress = Callable[[Project, int, int], None]  # project, files done, files total

@@ -2,13 +2,13 @@
 
 The `orion` commands use the same composition root, orchestrator and
 database as the editor, so a terminal can continue an editor's conversation.
-Exit codes (CONTRACT): 0 ok, 1 the turn or check failed, 2 usage, 3 storage.
+Exit codes (docs/protocol.md#exit-codes): 0 ok, 1 the turn or check failed,
+2 usage, 3 storage.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..logs import setup_logging
+from .verbs import ModelWarmup, verb_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
 
@@ -155,12 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "history" and args.limit < 1:
         print("orion: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    verb = verb_of(args.command)
+    # The model client's import (seconds) runs while the database, the repo
+    # map and the history load (orion_lsp/cli/verbs.py).
+    warmup = ModelWarmup().start() if verb.needs_agent else None
+    import asyncio
+
     from .commands import run_command
 
     try:
-        return asyncio.run(run_command(args))
+        return asyncio.run(run_command(args, verb, warmup))
     except KeyboardInterrupt:
         return EXIT_FAILED
+    finally:
+        if warmup is not None:
+            warmup.join()
 
 
 def cmd_project_id(args: Any) -> int:

@@ -19,6 +19,7 @@ from ..project import Project, real_root
 from ..services import Services, make_model, open_services
 from ..storage import StorageError
 from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
+from .verbs import ModelWarmup, Verb
 
 
 class TerminalSink:
@@ -46,7 +47,7 @@ class TerminalSink:
         return None
 
 
-async def run_command(args: Any) -> int:
+async def run_command(args: Any, verb: Verb, warmup: ModelWarmup | None = None) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -55,14 +56,14 @@ async def run_command(args: Any) -> int:
     if args.command == "doctor":
         from .doctor import run_doctor
 
+        if warmup is not None:
+            await warmup.wait()
         return await run_doctor(settings)
-    # eval and rate need the ledger only, not the agent (repo map, tools).
-    ledger_only = ("eval", "rate", "export", "replay")
-    services = await open_services(settings, eager=args.command not in ledger_only)
+    services = await open_services(settings, eager=verb.needs_agent)
     try:
         services.require_db()
         if args.command == "chat":
-            return await cmd_chat(services, args)
+            return await cmd_chat(services, args, warmup)
         if args.command == "history":
             return await cmd_history(services, args)
         if args.command == "traces":
@@ -83,7 +84,7 @@ async def run_command(args: Any) -> int:
         await services.close()
 
 
-async def cmd_chat(services: Services, args: Any) -> int:
+async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = None) -> int:
     root = Path(args.workspace)
     if not root.is_dir():
         print(f"orion: not a directory: {args.workspace}", file=sys.stderr)
@@ -94,7 +95,7 @@ async def cmd_chat(services: Services, args: Any) -> int:
             print("orion: the prompt is empty", file=sys.stderr)
             return EXIT_USAGE
         tests = TerminalTests(services)
-        status = await _one_turn(services, project, args.prompt, tests)
+        status = await _one_turn(services, project, args.prompt, tests, warmup)
         return await tests.finish(status)
     status = EXIT_OK
     tests = TerminalTests(services)
@@ -106,7 +107,7 @@ async def cmd_chat(services: Services, args: Any) -> int:
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt, tests)
+        status = await _one_turn(services, project, prompt, tests, warmup)
         if status == EXIT_STORAGE:
             return status
     return await tests.finish(status)
@@ -149,9 +150,17 @@ class TerminalTests:
         return status
 
 
-async def _one_turn(services: Services, project: Project, prompt: str, tests: TerminalTests) -> int:
+async def _one_turn(
+    services: Services,
+    project: Project,
+    prompt: str,
+    tests: TerminalTests,
+    warmup: ModelWarmup | None = None,
+) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
+    if warmup is not None:
+        await warmup.wait()  # the model client, imported meanwhile
     req = TurnRequest(project=project, prompt=prompt, source="cli")
     task = asyncio.create_task(
         orchestrator.run(

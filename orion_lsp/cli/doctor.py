@@ -104,7 +104,7 @@ async def _model_details(settings: Settings, redactor: Redactor) -> None:
 
 def _languages() -> list[str]:
     try:
-        from ..context.languages import available_languages  # type: ignore[attr-defined]
+        from ..context.languages import available_languages
     except ImportError:
         return []
     try:

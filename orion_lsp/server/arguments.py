@@ -1,6 +1,6 @@
 """Typed, validated arguments of the `orion.*` commands.
 
-Commands take one JSON object with camelCase keys (CONTRACT "Commands").
+Commands take one JSON object with camelCase keys (docs/protocol.md#commands).
 Anything else is a -32602 with a message that says what was wrong; unknown
 keys are ignored so newer clients keep working with older servers.
 """

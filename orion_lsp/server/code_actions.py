@@ -1,6 +1,6 @@
 """`textDocument/codeAction`, `codeAction/resolve` and the `orion.codeAction` command.
 
-Listing (docs/protocol.md "Code actions") calls no model and touches no
+Listing (docs/protocol.md#code-actions) calls no model and touches no
 storage: it reads the open buffer, finds the innermost function or class at
 the start of the range (context/definitions.py, which keeps the parse trees),
 and returns actions whose command is

@@ -15,9 +15,11 @@ To add a command:
 2. write a `CommandHandlers` method: `async def x(self, args) -> dict` that
    calls one service, or, for a turn, `def x_turn(self, args) -> TurnRequest`
    built with `self.requests` (which resolves `uri` once);
-3. add one `Command(...)` line to `COMMANDS` and a test in tests/lsp.
+3. add one `Command(...)` line to `COMMANDS`, a test in tests/lsp, and its
+   section in docs/protocol.md#commands.
 Errors need no handling in the command: `errors.to_rpc_error` maps them at
-the boundary, which also sends the showMessage the protocol asks for.
+the boundary, which also sends the showMessage the protocol asks for
+(docs/protocol.md#errors; docs/architecture.md#thin-handlers says why).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from ..redact import Redactor
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
+    from pygls.workspace import TextDocument
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class WorkspaceDocuments:
     def _open_uri(self, path: Path) -> str | None:
         """The URI of the open buffer for `path` (reached through any symlink), if any."""
         try:
-            docs = self._server.workspace.text_documents
+            docs: dict[str, TextDocument] = self._server.workspace.text_documents
         except RuntimeError:  # not initialized
             return None
         target = os.path.realpath(path)

@@ -207,9 +207,9 @@ class OrionLanguageServer(LanguageServer):
     def _use_line_indexed_documents(self) -> None:
         """Large buffers stay cheap to edit (documents.py says why)."""
         ws = self.protocol.workspace
-        self.protocol._workspace = LineIndexedWorkspace(  # type: ignore[attr-defined]
+        self.protocol._workspace = LineIndexedWorkspace(
             ws.root_uri,
-            ws._sync_kind,  # type: ignore[attr-defined]
+            ws._sync_kind,
             list(ws.folders.values()),
             ws.position_encoding,
         )
@@ -267,9 +267,10 @@ class OrionLanguageServer(LanguageServer):
         try:
             closed = await traces.mark_interrupted()
         except StorageError as exc:
-            # Fail loud (CONTRACT): a transient fault here would otherwise pass
-            # unseen, since the next command may well succeed. Shown after
-            # `initialized`, like an open failure; commands keep working.
+            # Fail loud (docs/protocol.md#storage-errors): a transient fault here
+            # would otherwise pass unseen, since the next command may well
+            # succeed. Shown after `initialized`, like an open failure;
+            # commands keep working.
             self._pending_start_error = self.redactor(str(exc))
             log.error("could not close interrupted turns: %s", self._pending_start_error)
             return

@@ -4,7 +4,7 @@ A turn runs in its own task so that `$/cancelRequest` (which cancels the
 request's handler), `orion.cancel` and `window/workDoneProgress/cancel` can
 all stop it, and so that a detached turn outlives its request. The turn task
 always sends `orion/turnEnd` and ends the progress before the request is
-answered (CONTRACT "Commands").
+answered (docs/protocol.md#notifications).
 """
 
 from __future__ import annotations

@@ -38,7 +38,10 @@ class ChatMessage:
         )
 
     def to_wire(self) -> dict[str, str]:
-        """The shape `orion.history` and `orion history --json` show (CONTRACT)."""
+        """The shape `orion.history` and `orion history --json` show.
+
+        See docs/protocol.md#orionhistory.
+        """
         return {
             "role": self.role,
             "content": self.content,

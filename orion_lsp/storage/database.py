@@ -1,6 +1,6 @@
 """`Database`: the one aiosqlite connection behind chat history and traces.
 
-Implements the Storage section of CONTRACT.md: WAL, a busy timeout, writes in
+Implements docs/protocol.md#storage: WAL, a busy timeout, writes in
 `BEGIN IMMEDIATE` transactions under one in-process writer lock, numbered
 migrations, and fail-loud errors. Every read and write goes through
 `Database._call`, the single choke point that runs the fault hook and turns
@@ -9,11 +9,11 @@ migrations, and fail-loud errors. Every read and write goes through
 Durability: `synchronous=NORMAL` in WAL mode. Each commit is appended to the
 WAL without an fsync; the WAL is synced at checkpoints. A committed row
 survives the process being killed (the OS already has the pages), which is the
-failure the contract cares about (kill -9 mid-turn, then `mark_interrupted`);
+failure that matters here (kill -9 mid-turn, then `mark_interrupted`);
 only a power loss or kernel crash can lose the last commits, never corrupt the
-file. `FULL` would fsync on every commit, and the contract requires one commit
-per trace event: bench/bench_storage.py measures the difference (NOTES_DEPS
-measured 0.6-2.8k rows/s for per-row FULL commits on these disks).
+file. `FULL` would fsync on every commit, and every trace event is its own
+commit (docs/protocol.md#tables): bench/bench_storage.py measures the
+difference (per-row FULL commits ran at 0.6-2.8k rows/s on these disks).
 """
 
 from __future__ import annotations

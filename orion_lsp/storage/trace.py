@@ -1,7 +1,7 @@
 """`TraceStore`: the per-turn event ledger (`trace_events`) behind `orion traces`.
 
-Every event is its own committed transaction (CONTRACT.md: committed before
-the turn goes on). `seq` is computed inside the same BEGIN IMMEDIATE
+Every event is its own committed transaction (docs/protocol.md#tables:
+committed before the turn goes on). `seq` is computed inside the same BEGIN IMMEDIATE
 transaction as the insert, so two processes appending to one file can never
 produce duplicate or missing sequence numbers. Each row also records the pid
 of the writing process so `mark_interrupted` can close turns whose process
@@ -228,7 +228,7 @@ class TraceStore:
         assistant message gets one: the text of its completed model calls (from
         their `llm_call` events) followed by `INTERRUPTED_NOTE`, so history keeps
         one user and one assistant row per turn and shows that the turn did not
-        finish (CONTRACT "Storage").
+        finish (docs/protocol.md#trace-events).
         """
         payload = encode_payload({"status": "interrupted"}, None)
 

@@ -20,6 +20,9 @@ from orion_lsp.testing import ScriptedModelServer
 from tests import editor_text
 
 API_KEY = "sk-orion-test-CANARY-4f1b2c3d4e5f"
+# How long a wait may last before the test calls it a hang. Only a hang detector:
+# a busy machine (the first turn imports litellm) may take long; no test checks speed.
+HANG_S = 120.0
 
 
 @dataclass
@@ -54,7 +57,7 @@ class Session:
     def answer_of(self, turn_id: str) -> str:
         return "".join(d["delta"] for d in self.deltas if d["turnId"] == turn_id)
 
-    async def wait_turn_end(self, turn_id: str, timeout: float = 20) -> dict[str, Any]:
+    async def wait_turn_end(self, turn_id: str, timeout: float = HANG_S) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
                 for t in self.turn_ends:
@@ -64,6 +67,12 @@ class Session:
 
     def error_messages(self) -> list[str]:
         return [m.message for m in self.client.messages if m.type == lsp.MessageType.Error]
+
+    async def wait_error_message(self, text: str, timeout: float = HANG_S) -> None:
+        """Until a showMessage Error with exactly `text` arrived (it may trail the response)."""
+        async with asyncio.timeout(timeout):
+            while text not in self.error_messages():
+                await asyncio.sleep(0.02)
 
     async def open(self, rel: str, text: str, version: int = 1) -> str:
         uri = (self.workspace / rel).as_uri()

@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import Session, model_env, rows, start_session
+from .harness import HANG_S, Session, model_env, rows, start_session
 
 SHOP = (
     "def price(qty, unit):\n"
@@ -87,7 +87,7 @@ def _plain(value: Any) -> Any:
 
 
 async def wait_indexed(s: Session) -> None:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(HANG_S):
         while True:  # polling a server over JSON-RPC: no event to wait on
             if (await s.command("orion.status", {}))["repoMap"].get("complete", 1) >= 1:
                 return

@@ -13,7 +13,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import Session, start_session
+from .harness import HANG_S, Session, start_session
 
 SHOP = (
     "def price(qty, unit):\n"
@@ -42,7 +42,7 @@ def call(name: str, **args: Any) -> ScriptedReply:
 
 
 async def wait_for(s: Session, name: str, n: int = 1) -> None:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(HANG_S):
         # Notifications land in a list on the client's loop: poll it.
         while True:
             done = [e for e in s.tool_events if e["type"] == "tool_result" and e["name"] == name]

@@ -183,7 +183,10 @@ async def test_capability_report_per_model(ledger) -> None:  # type: ignore[no-u
         "ups": 1,
         "downs": 0,
         "medianFirstTokenMs": 50.0,
+        # Policy v1: rated up, but it cites two paths that do not exist.
+        "labels": {"good": 0, "bad": 1, "unlabeled": 0},
     }
+    assert report["small"]["labels"] == {"good": 0, "bad": 1, "unlabeled": 0}  # max_steps
     assert report["small"]["completedPct"] == 0.0
     assert report["small"]["textToolCallParseFailures"] == 1
     assert report["small"]["meanClaimsUnknown"] is None

@@ -136,7 +136,7 @@ export class ChatController implements vscode.Disposable {
   }
 
   /**
-   * `workspace/executeCommand` with the contract's single-object argument.
+   * `workspace/executeCommand` with its single-object argument (docs/protocol.md#commands).
    * `wait: false` is for calls made while the server starts (they would
    * otherwise wait for themselves).
    */

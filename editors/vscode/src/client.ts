@@ -3,7 +3,7 @@
  *
  * The settings go as `initializationOptions` and answer the server's
  * `workspace/configuration` requests for section `orion` (the same flat object,
- * CONTRACT.md "Settings"); the API key goes only into the process environment.
+ * docs/protocol.md#settings); the API key goes only into the process environment.
  * Turn commands that VS Code runs from a code action are routed through the
  * chat controller so the chat view shows them like any other turn.
  */

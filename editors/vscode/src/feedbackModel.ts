@@ -1,7 +1,7 @@
 /**
  * Ratings and scores on the chat view's answers: the part of the view's
- * model that `orion.feedback` and `orion/turnScores` change (CONTRACT.md
- * "Feedback and scores"). Pure, like src/chatModel.ts, and kept beside it so
+ * model that `orion.feedback` and `orion/turnScores` change
+ * (docs/protocol.md#scores). Pure, like src/chatModel.ts, and kept beside it so
  * the turn reducer stays about turns.
  */
 import type { ChatItem, ChatState } from "./chatModel";

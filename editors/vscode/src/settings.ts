@@ -1,10 +1,10 @@
 /**
  * Settings -> how the server is started and what it is told.
  *
- * Pure (no `vscode` import) so the mapping the contract cares about is unit
+ * Pure (no `vscode` import) so the mapping the server relies on is unit
  * tested: the flat `initializationOptions` / `workspace/configuration` object,
  * the server command line, and the process environment, which is the only
- * place the API key may go (CONTRACT.md, "Settings").
+ * place the API key may go (docs/protocol.md#settings).
  */
 export interface OrionSettings {
   serverPath: string;
@@ -19,7 +19,7 @@ export interface OrionSettings {
   contextTokens: number;
 }
 
-/** The keys the server understands, in the contract's spelling. */
+/** The keys the server understands, in its spelling (docs/protocol.md#settings). */
 export interface ServerOptions {
   model?: string;
   apiBase?: string;

@@ -4,7 +4,7 @@ import { DEFAULTS, readSettings, serverCommand, serverEnv, toServerOptions } fro
 
 const config = (values: Record<string, unknown>) => ({ get: <T>(k: string) => values[k] as T | undefined });
 
-test("initializationOptions carry the contract's keys and drop empty strings", () => {
+test("initializationOptions carry the server's setting keys and drop empty strings", () => {
   const s = readSettings(
     config({ model: "openai/scripted", apiBase: "  ", criticModel: "", databasePath: "/tmp/o.db", historyLimit: 5 }),
   );
