@@ -169,7 +169,9 @@ class CodeActionArgs:
     uri: str
     range: Range
     diagnostic: dict[str, Any] | None = None
-    detach: bool = False
+    # Detached unless asked otherwise: stock clients (eglot) run a code action's
+    # command synchronously and give up or freeze while the turn runs.
+    detach: bool = True
 
 
 def parse_code_action(arguments: Any) -> CodeActionArgs:
@@ -189,7 +191,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
             raise InvalidArguments("'diagnostic' must be an LSP diagnostic with a 'message'")
     if action == "fix" and diagnostic is None:
         raise InvalidArguments("action 'fix' needs a 'diagnostic'")
-    detach = obj.get("detach", False)
+    detach = obj.get("detach", True)
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
     return CodeActionArgs(action, uri, rng, diagnostic, detach)

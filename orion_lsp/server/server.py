@@ -29,6 +29,7 @@ from .commands import BY_NAME, COMMANDS, CommandHandlers
 from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
+from .stock_clients import StockClientAnswers
 from .turn_requests import TurnRequests
 from .turns import TurnRunner
 
@@ -64,11 +65,15 @@ class OrionLanguageServer(LanguageServer):
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.indexer = Indexer(self)
         self._background_tests: BackgroundTests | None = None  # made on first use
+        answers = StockClientAnswers(
+            self, self.redactor, lambda: [p.root for p in self.projects.projects]
+        )
         self.turns = TurnRunner(
             self,
             lambda: self.services.agent(),
             self.redactor,
             self.show_error,
+            answers,
             after_turn=self._after_turn,
         )
         self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
@@ -92,8 +97,10 @@ class OrionLanguageServer(LanguageServer):
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
-            # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and not (command is not None and command.runs_turn):
+            # Every failing command shows its error here, a turn's too (also one
+            # that fails before it starts, e.g. on a start-up storage error). A
+            # detached turn answers at once: turns.py shows what fails later.
+            if err.show:
                 self.show_error(err.message)
             raise err from None
 

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import aiosqlite
 
 from orion_lsp.storage import faults
-from orion_lsp.storage.errors import StorageError, storage_error
+from orion_lsp.storage.errors import StorageError, describe, storage_error
 from orion_lsp.storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,20 @@ class Database:
         cls, path: Path | str, *, redactor: Callable[[str], str] | None = None
     ) -> Database:
         fs_path, target, uri = _split_target(path)
+        try:
+            return await cls._open(fs_path, target, uri, redactor)
+        except StorageError as e:
+            # SQLite says only SQLITE_CANTOPEN; the user needs to know which
+            # directory is wrong and how.
+            problem = _directory_problem(fs_path)
+            if problem is None:
+                raise
+            raise StorageError(e.path, f"{e.cause}: {problem}") from e
+
+    @classmethod
+    async def _open(
+        cls, fs_path: Path, target: str, uri: bool, redactor: Callable[[str], str] | None
+    ) -> Database:
         where = str(fs_path)
         hook = faults.hook_from_env()  # before connecting: a typo raises, nothing leaks
         try:
@@ -356,3 +370,40 @@ def _check_existing_file(path: Path, where: str) -> None:
     # An empty file is a valid empty database to SQLite.
     if head and head != _SQLITE_HEADER:
         raise StorageError(where, "SQLITE_NOTADB: file is not a database")
+
+
+def _directory_problem(path: Path) -> str | None:
+    """What is wrong with the directory that should hold `path`, or None if nothing.
+
+    Only called after opening failed. Writability is tried by creating (and
+    removing) a temp file: permission bits say nothing when running as root, a
+    read-only mount or a full quota shows only when writing.
+    """
+    directory = path.parent
+    if not directory.exists():
+        ancestor = directory
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            return f"{ancestor} is not a directory"
+        reason = _not_writable(ancestor)
+        suffix = f" and cannot be created in {ancestor} ({reason})" if reason else ""
+        return f"the directory {directory} does not exist{suffix}"
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    reason = _not_writable(directory)
+    if reason is not None:
+        return f"the directory {directory} is not writable ({reason})"
+    return None
+
+
+def _not_writable(directory: Path) -> str | None:
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".orion-write-test-")
+    except OSError as e:
+        return describe(e)
+    os.close(fd)
+    os.unlink(probe)
+    return None

@@ -145,6 +145,8 @@ def model_env(model: ScriptedModelServer, db: Path, **extra: str) -> dict[str, s
         ORION_API_BASE=model.base_url,
         ORION_API_KEY=API_KEY,
         ORION_DB=str(db),
+        # Answer files for stock clients (stock_clients.py) stay in the test's temp dir.
+        XDG_CACHE_HOME=str(db.parent / "cache"),
     )
     env.update(extra)
     return env
@@ -159,7 +161,10 @@ async def start_session(
     env: dict[str, str] | None = None,
     init_options: dict[str, Any] | None = None,
     log_file: Path | None = None,
+    orion_extension: bool = True,
 ) -> Session:
+    """`orion_extension`: advertise what our VS Code and Neovim clients do (they show
+    `orion/*` notifications); False is a stock LSP client (eglot, Helix)."""
     client = make_test_lsp_client()
     log_file = log_file or db.parent / "server.log"
     session = Session(client, workspace, db, log_file)
@@ -195,9 +200,12 @@ async def start_session(
         str(log_file),
         env=env if env is not None else model_env(model, db),
     )
+    capabilities = client_capabilities(caps) if isinstance(caps, str) else caps
+    if orion_extension:
+        capabilities.experimental = {"orion": {"turnNotifications": True}}
     init = await client.initialize_session(
         lsp.InitializeParams(
-            capabilities=client_capabilities(caps) if isinstance(caps, str) else caps,
+            capabilities=capabilities,
             workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
             root_uri=workspace.as_uri(),
             initialization_options=init_options,

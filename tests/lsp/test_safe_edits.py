@@ -90,6 +90,7 @@ async def test_stale_buffer_and_ambiguous_old_text_are_refused(
                         "end": {"line": 4, "character": 15},
                     },
                     "diagnostic": {"message": "Undefined name `totl`"},
+                    "detach": False,  # as the VS Code extension runs it: the full result
                 },
             )
         )

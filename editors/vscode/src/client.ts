@@ -9,9 +9,12 @@
  */
 import * as vscode from "vscode";
 import {
+  type ClientCapabilities,
+  type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions as LcServerOptions,
+  type StaticFeature,
   TransportKind,
 } from "vscode-languageclient/node";
 import { readSettings, serverCommand, serverEnv, toServerOptions } from "./settings";
@@ -20,6 +23,19 @@ export const SECRET_KEY = "orion.apiKey";
 
 /** Commands that run a turn: `orion.chat` and the command the server's code actions carry. */
 export const TURN_COMMANDS = new Set(["orion.chat", "orion.codeAction"]);
+
+/** Tells the server that this client shows the `orion/*` turn notifications. */
+const ORION_CAPABILITY: StaticFeature = {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, orion: { turnNotifications: true } };
+  },
+  initialize(): void {},
+  getState(): FeatureState {
+    return { kind: "static" };
+  },
+  clear(): void {},
+};
 
 export interface ClientHooks {
   /** Called for turn commands executed through VS Code (code actions); returns the result. */
@@ -64,12 +80,20 @@ export async function createClient(
       },
       executeCommand: (command, args, next) => {
         if (TURN_COMMANDS.has(command) && args.length === 1 && typeof args[0] === "object" && args[0]) {
-          return hooks.runTurnCommand(command, args[0] as Record<string, unknown>);
+          // Code actions run detached by default (for clients that block on the
+          // request). VS Code does not block, and the chat view follows the turn
+          // through this request (cancel, the final status, the edits it
+          // returns to whoever ran the action): ask for the synchronous form.
+          const turnArgs = { ...(args[0] as Record<string, unknown>) };
+          if (command === "orion.codeAction" && turnArgs.detach === undefined) turnArgs.detach = false;
+          return hooks.runTurnCommand(command, turnArgs);
         }
         return next(command, args);
       },
     },
   };
   hooks.output.appendLine(`[orion] starting ${cmd.command} ${cmd.args.join(" ")}`.trimEnd());
-  return new LanguageClient("orion", "Orion", serverOptions, clientOptions);
+  const client = new LanguageClient("orion", "Orion", serverOptions, clientOptions);
+  client.registerFeature(ORION_CAPABILITY);
+  return client;
 }

@@ -25,6 +25,9 @@ local REQUEST_CANCELLED = -32800
 ---@field cancel_requested boolean
 ---@field buf integer? the chat buffer it renders into
 ---@field adopted boolean? started elsewhere; closed by turnEnd
+---@field detached boolean? ours, answered `running` at once; closed by turnEnd
+---@field on_done fun(err: lsp.ResponseError?, result: table?)? called when a detached turn ends
+---@field end_params table? its turnEnd, once arrived
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
 ---@field mark integer? the extmark on its `## Orion` heading (orion.rate)
 
@@ -268,6 +271,42 @@ local function close_turn(buf, turn, status, error_text)
   end
 end
 
+--- One line per edit the turn made (`> edit a.py: applied`).
+---@param buf integer
+---@param edits {path: string, applied: boolean}[]?
+local function append_edits(buf, edits)
+  local extra = {}
+  for _, e in ipairs(edits or {}) do
+    table.insert(extra, ('> edit %s: %s'):format(e.path, e.applied and 'applied' or 'not applied'))
+  end
+  if #extra > 0 then
+    if last_line(buf) ~= '' then
+      table.insert(extra, 1, '')
+    end
+    table.insert(extra, '')
+    M.append_lines(buf, extra)
+  end
+end
+
+--- A detached turn of ours has ended (its turnEnd arrived): free the project
+--- for the next turn and tell the caller, with turnEnd as the result.
+---@param client_id integer
+---@param turn orion.Turn
+---@param result table
+local function finish_detached(client_id, turn, result)
+  if turns[client_id] == turn then
+    turns[client_id] = nil
+  end
+  if turn.buf and vim.api.nvim_buf_is_valid(turn.buf) and last_line(turn.buf) ~= '' then
+    M.append_lines(turn.buf, { '' })
+  end
+  local on_done = turn.on_done
+  turn.on_done = nil
+  if on_done then
+    on_done(nil, result)
+  end
+end
+
 --- Send one turn. `args` is the `orion.chat` argument object
 --- ({prompt, uri?, range?}) or, with opts.command, that command's object;
 --- the answer streams into the project's chat buffer.
@@ -300,6 +339,19 @@ function M.send(client, args, on_done, opts)
     M.append_lines(buf, lines)
     mark_heading(buf, turn)
     turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
+      if not err and type(result) == 'table' and result.status == 'running' then
+        -- Detached (code actions are, by default): the turn goes on; its
+        -- turnEnd closes it, as for a turn this buffer did not start.
+        turn.turn_id = turn.turn_id or result.turnId
+        turn.detached = true
+        turn.on_done = on_done
+        if turn.ended then
+          -- Its turnEnd came first (a turn that failed at once).
+          append_edits(buf, turn.end_params and turn.end_params.edits)
+          finish_detached(client.id, turn, turn.end_params or result)
+        end
+        return
+      end
       if turns[client.id] == turn then
         turns[client.id] = nil
       end
@@ -316,17 +368,7 @@ function M.send(client, args, on_done, opts)
         if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
           M.append_text(buf, result.answer)
         end
-        local extra = {}
-        for _, e in ipairs(result.edits or {}) do
-          table.insert(extra, ('> edit %s: %s'):format(e.path, e.applied and 'applied' or 'not applied'))
-        end
-        if #extra > 0 then
-          if last_line(buf) ~= '' then
-            table.insert(extra, 1, '')
-          end
-          table.insert(extra, '')
-          M.append_lines(buf, extra)
-        end
+        append_edits(buf, result.edits)
         close_turn(buf, turn, result.status or 'completed')
       end
       if last_line(buf) ~= '' then
@@ -491,13 +533,23 @@ function M.on_turn_end(client_id, params)
     turn.streamed = true
     M.append_text(buf, params.answer)
   end
+  if turn.adopted or turn.detached then
+    -- Only turnEnd reports the edits of a turn no response of ours closes.
+    append_edits(buf, params.edits)
+  end
   close_turn(buf, turn, params.status or 'completed', params.error)
+  turn.end_params = params
   if turn.adopted then
     -- No response of ours will close it: turnEnd is the last word.
     turns[client_id] = nil
     if params.error then
       handlers.notify_error(params.error)
     end
+  elseif turn.detached then
+    if params.error then
+      handlers.notify_error(params.error)
+    end
+    finish_detached(client_id, turn, params)
   end
 end
 

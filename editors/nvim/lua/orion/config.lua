@@ -148,6 +148,9 @@ function M.client_config()
     cmd_env = M.server_env(),
     init_options = settings,
     settings = { orion = settings },
+    -- We show orion/* turn notifications, so the server sends no
+    -- showDocument/showMessage copy of each answer (it does for stock clients).
+    capabilities = { experimental = { orion = { turnNotifications = true } } },
     handlers = require('orion.handlers').client_handlers(),
     -- Asked once per workspace with a test command (orion.trust), when its
     -- server starts; told to the server like any setting.
