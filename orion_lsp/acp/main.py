@@ -1,0 +1,101 @@
+"""`orion acp`: build the services, then serve ACP on stdio until stdin closes.
+
+stdout is the protocol channel and nothing else may reach it: before the
+connection starts, the real stdout is duplicated for the SDK and file
+descriptor 1 is pointed at stderr, so a stray `print` or a library's banner
+(or a C extension writing to fd 1) lands in the log, not in the client's JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import sys
+import threading
+
+from ..config import Settings, SettingsError, load_settings
+from ..services import Services, open_services
+from .agent import OrionAcpAgent
+from .bridge import SessionRegistry, wrap_tools
+
+log = logging.getLogger(__name__)
+
+
+MAX_MESSAGE_BYTES = 50 * 1024 * 1024
+
+
+def run_acp() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"orion acp: {exc}", file=sys.stderr)
+        return 2
+    protocol_in = _pipe_end(0, reading=True)
+    protocol_out = _pipe_end(os.dup(1), reading=False)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    loop = asyncio.new_event_loop()
+    code = loop.run_until_complete(_serve(settings, protocol_in, protocol_out))
+    # The client closed stdin and the database is closed: exit now, without
+    # waiting for a background import of litellm that may still be running
+    # (clients kill an agent that lingers, and warn about it).
+    sys.stderr.flush()
+    os._exit(code)
+
+
+async def _serve(settings: Settings, protocol_in: int, protocol_out: int) -> int:
+    from acp import run_agent
+
+    registry = SessionRegistry()
+    services = await open_services(
+        settings, eager=False, tool_wrapper=lambda tools: wrap_tools(tools, registry)
+    )
+    warm: asyncio.Future[None] | None = None
+    try:
+        agent = OrionAcpAgent(services, registry)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(protocol_in, "rb", 0)
+        )
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(protocol_out, "wb", 0)
+        )
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        # litellm takes seconds to import: warm it (and build the agent) in the background.
+        warm = asyncio.ensure_future(_warm(services))
+        await run_agent(agent, writer, reader)
+    finally:
+        if warm is not None:
+            warm.cancel()
+        await services.close()
+    return 0
+
+
+def _pipe_end(fd: int, *, reading: bool) -> int:
+    """`fd` itself when asyncio can watch it (a pipe, socket or tty, as editors give);
+    for a regular file (`orion acp < requests.jsonl > out`), a pipe fed by a thread."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd
+    r, w = os.pipe()
+
+    def copy(src: int, dst: int) -> None:
+        while chunk := os.read(src, 65536):
+            os.write(dst, chunk)
+        os.close(dst)
+
+    args = (fd, w) if reading else (r, fd)
+    threading.Thread(target=copy, args=args, daemon=True).start()
+    return r if reading else w
+
+
+async def _warm(services: Services) -> None:
+    from ..agent.litellm_setup import import_litellm
+
+    try:
+        await asyncio.to_thread(import_litellm)
+        await services.build_agent()
+    except Exception:
+        log.exception("warming the agent failed")
