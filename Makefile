@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_WS := examples/sample-workspace
 DEMO_DB := $(CURDIR)/.cache/demo/orion.db
 
-.PHONY: install demo test test-realmodel test-editors test-reliability test-slow test-all lint bench bench-quick clean
+.PHONY: install demo test test-realmodel test-editors test-reliability test-telemetry test-slow test-all lint bench bench-quick clean
 
 install: $(STAMP)
 
@@ -37,11 +37,16 @@ test-editors: $(STAMP)
 test-reliability: $(STAMP)
 	$(PY) -m pytest -q -m reliability
 
+# OpenTelemetry export against a real backend (Arize Phoenix from PyPI, own venv).
+test-telemetry: $(STAMP)
+	bash scripts/install-phoenix.sh
+	$(PY) -m pytest -q -m telemetry tests/e2e
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 # What CI runs: every tier.
-test-all: test test-realmodel test-editors test-reliability
+test-all: test test-realmodel test-editors test-reliability test-telemetry
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orion_lsp tests bench

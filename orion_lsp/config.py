@@ -27,6 +27,8 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     "contextTokens": ("context_tokens", None, int),
     "toolMode": ("tool_mode", "ORION_TOOL_MODE", str),
     "turnTimeoutSeconds": ("turn_timeout_s", None, int),
+    # The OTEL_EXPORTER_OTLP_* variables override it (telemetry/config.py).
+    "otlpEndpoint": ("otlp_endpoint", None, str),
 }
 
 _LIMITS = {
@@ -59,6 +61,8 @@ class Settings:
     # native | text | auto: how tool calls travel (text for models without native calling)
     tool_mode: str = "auto"
     turn_timeout_s: int = 600
+    # Base URL of an OTLP/HTTP collector; None: no export unless OTEL_* says so
+    otlp_endpoint: str | None = None
     # Never a setting: environment only (ORION_API_KEY). Excluded from repr.
     api_key: str | None = field(default=None, repr=False)
 

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .redact import Redactor
-from .storage import ChatStore, Database, HistoryLoader, StorageError, TraceStore
+from .storage import ChatStore, Database, HistoryLoader, ScoreStore, StorageError, TraceStore
 
 if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
+    from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Services:
     chats: ChatStore | None = None
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
+    scores: ScoreStore | None = None
+    telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
     context: Any = None  # orion_lsp.context.provider.RepoContext, when built
     tools: list[Tool] = field(default_factory=list)
@@ -81,7 +84,14 @@ class Services:
         self.redactor.add_secret(settings.api_key)
         self.settings = settings
 
+    def telemetry_status(self) -> dict[str, Any]:
+        if self.telemetry is None:
+            return {"endpoint": None, "exported": 0, "failed": 0}
+        return self.telemetry.status()
+
     async def close(self) -> None:
+        if self.telemetry is not None:
+            await self.telemetry.close()
         if self.context is not None and hasattr(self.context, "close"):
             await self.context.close()
         for db in (self.cache_db, self.db):
@@ -128,6 +138,8 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
+    services.scores = ScoreStore(db)
+    services.telemetry = _telemetry(settings, redactor, services.traces, services.scores)
     if eager:
         await services.build_agent()
     return services
@@ -168,6 +180,30 @@ async def _build_agent(services: Services) -> None:
         model_cache=ModelInfoCache(services.cache_db),
         end_checks=[_claim_check(services.context)],
     )
+
+
+def _telemetry(
+    settings: Settings, redactor: Redactor, traces: TraceStore, scores: ScoreStore
+) -> Telemetry | None:
+    """The OTLP export of finished turns, when an endpoint is configured (else None)."""
+    import os
+
+    from .telemetry.config import TelemetryConfig
+
+    config = TelemetryConfig.resolve(settings.otlp_endpoint, os.environ)
+    if not config.enabled:
+        return None
+    from .telemetry.exporter import Telemetry
+
+    telemetry = Telemetry(config, redactor, traces.events, scores.for_turn)
+
+    def on_event(event: Any) -> None:
+        if event.type == "turn_end":
+            telemetry.turn_finished(event.project_id, event.turn_id)
+
+    traces.observers.append(on_event)
+    scores.observers.append(telemetry.scores_written)
+    return telemetry
 
 
 def _tools(context: Any) -> list[Tool]:

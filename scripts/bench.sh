@@ -5,7 +5,7 @@
 #
 # Usage:
 #   scripts/bench.sh [--quick] [NAME...]
-#     NAME: turn spawn storage repomap ttft ttft-scripted code-actions (default: all)
+#     NAME: turn spawn telemetry storage repomap ttft ttft-scripted code-actions (default: all)
 #     --quick: fewer iterations (a smoke run; figures are noisier)
 #
 # Env: PYTHON (default <repo>/.venv/bin/python).
@@ -28,7 +28,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        turn|spawn|storage|repomap|ttft|ttft-scripted|code-actions) selected+=("$arg") ;;
+        turn|spawn|telemetry|storage|repomap|ttft|ttft-scripted|code-actions) selected+=("$arg") ;;
         *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -85,11 +85,13 @@ fi
 
 if [[ $quick -eq 1 ]]; then
     turn_args=(--iterations 20 --warmup 5)
+    telemetry_args=(--turns 20)
     spawn_args=(--reps 6 --fresh 2)
     storage_args=(--events 2000 --rows 100000 --rounds 2)
     ttft_rounds=(--rounds 3)
 else
     turn_args=(--iterations 80 --warmup 15 --profile 40)
+    telemetry_args=(--turns 60)
     spawn_args=(--reps 20 --fresh 5)
     storage_args=()
     ttft_rounds=()
@@ -97,6 +99,7 @@ fi
 
 run turn "$PY" bench/bench_turn.py "${turn_args[@]}"
 run spawn "$PY" bench/bench_spawn.py "${spawn_args[@]}"
+run telemetry "$PY" bench/bench_telemetry.py "${telemetry_args[@]}"
 run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
 run repomap "$PY" -m bench.repomap.bench_repomap
 

@@ -20,15 +20,12 @@ from .model_info import FitReport
 from .retry import backoff_delays
 from .textcalls import parse_text_tool_calls
 from .toolmode import TEXT, TextCallGate
+from .turn import TurnTimeout
 
 MAX_ATTEMPTS = 3
 
 Emit = Callable[[str], Awaitable[None]]
 Record = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class StepTimeout(Exception):
-    pass
 
 
 @dataclass
@@ -90,7 +87,7 @@ async def call_model(
             finally:
                 await emit(redacting.flush())
         except TimeoutError:
-            raise StepTimeout("Orion turn time limit reached while waiting for the model") from None
+            raise TurnTimeout("Orion turn time limit reached while waiting for the model") from None
         except ModelError as exc:
             retry = exc.retryable and not streamed and attempt < MAX_ATTEMPTS
             await record(

@@ -4,13 +4,17 @@ Every step is written to the ledger before the turn goes on: `turn_start`
 first, one `llm_call` per model call, `tool_call`/`tool_result` around each
 tool, `turn_end` last. A `StorageError` stops the turn at once: no further
 model call or tool runs after a failed write.
+
+The running turn's state lives in one `RunningTurn` (`running_turn.py`); how
+it ended is mapped in one place (`ending_of`), and one idempotent close
+(`_close`) writes its end, on the normal path and after a storage error alike.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,16 +28,17 @@ from .messages import (
     cap_output,
     tool_message,
 )
-from .model import Model, ModelError, parse_arguments
+from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import FitReport, ollama_extra_params
-from .model_step import StepRequest, StepResult, StepTimeout, call_model
+from .model_info import ollama_extra_params
+from .model_step import StepRequest, StepResult, call_model
 from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
 from .tools.registry import run_tool, tool_specs
-from .turn import CANCELLED, COMPLETED, ERROR, MAX_STEPS, TurnOutcome, TurnRequest
+from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
 from .turn_plan import PromptTooLarge, TurnPlan
 
 log = logging.getLogger(__name__)
@@ -42,29 +47,6 @@ LENGTH_NOTE = (
     "\n\n*[Orion: the model stopped at its output length limit; this answer may be incomplete.]*"
 )
 REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
-
-
-class TurnTimeout(Exception):
-    pass
-
-
-class _Turn:
-    """Mutable state of one running turn."""
-
-    def __init__(self, req: TurnRequest) -> None:
-        self.req = req
-        self.answer: list[str] = []
-        self.tool_calls: list[dict[str, Any]] = []
-        self.tool_results: list[dict[str, Any]] = []
-        self.steps = 0
-        self.started = time.monotonic()
-        self.critic: dict[str, Any] | None = None
-        self.user_stored = False
-        self.assistant_stored = False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.answer)
 
 
 class ToolOrchestrator:
@@ -104,154 +86,105 @@ class ToolOrchestrator:
     ) -> TurnOutcome:
         """Run one turn. Raises StorageError and ModelError (after recording them)."""
         settings = self._settings()
-        turn = _Turn(req)
-        pid, tid = req.project.project_id, req.turn_id
-        model = self._model_factory(settings)
-        ctx = ToolContext(root=req.project.root, turn_id=tid, documents=documents, applier=applier)
-        status, error = ERROR, None
-        end_extra: dict[str, Any] = {}
-        storage_failed = False
-        raise_after: BaseException | None = None
+        turn = RunningTurn(
+            req=req,
+            model=self._model_factory(settings),
+            ctx=ToolContext(
+                root=req.project.root, turn_id=req.turn_id, documents=documents, applier=applier
+            ),
+            sink=sink,
+            settings=settings,
+        )
         try:
-            await sink.progress(tid, "Loading history")
-            history = await self._history.last(pid, settings.history_limit)
-            plan = await self._plan(req, model, settings)
-            messages = build_messages(req, history, plan.context, settings, plan.extra_system)
-            await self._event(
-                req,
-                "turn_start",
-                {
-                    "prompt": req.prompt,
-                    "source": req.source,
-                    "model": model.name,
-                    "apiBase": model.api_base,
-                    "activeFile": req.active_file,
-                    "selection": _selection_payload(req),
-                    "task": req.task,
-                    "historyMessages": len(history),
-                    "systemPrompt": messages[0]["content"],
-                    "context": plan.context.stats,
-                    "toolMode": plan.mode,
-                    "window": plan.window,
-                    "settings": {k: v for k, v in settings.public().items() if k != "databasePath"},
-                },
-            )
-            await self._chats.add(pid, tid, "user", req.prompt)
-            turn.user_stored = True
-            status = await self._loop(turn, model, messages, ctx, sink, settings, plan)
-            if status == COMPLETED:
-                end_extra = await self._run_end_checks(turn, ctx, sink)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            status = CANCELLED
-        except StorageError:
-            storage_failed = True
-            raise
-        except ModelError as exc:
-            error = str(exc)
-            raise_after = exc
-        except TurnTimeout as exc:
-            error = str(exc)
-        finally:
-            outcome = TurnOutcome(
-                turn_id=tid,
-                project_id=pid,
-                status=status,
-                answer=turn.text,
-                tool_calls=turn.tool_calls,
-                edits=list(ctx.edits),
-                error=error,
-            )
-            outcome.extra = end_extra
-            if storage_failed:
-                await self._record_end_after_storage_error(req, turn, outcome)
-        try:
-            await self._finish(req, turn, outcome)
-        except StorageError:
-            await self._record_end_after_storage_error(req, turn, outcome)
-            raise
-        if raise_after is not None:
-            raise raise_after
-        return outcome
+            ending = Ending(await self._drive(turn))
+        except (Exception, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()  # the turn is closed below; the caller gets its outcome
+            ending = ending_of(exc)
+        ending = await self._close(turn, ending)
+        if ending.reraise is not None:
+            raise ending.reraise
+        return turn.outcome(ending)
 
-    async def _loop(
-        self,
-        turn: _Turn,
-        model: Model,
-        messages: list[dict[str, Any]],
-        ctx: ToolContext,
-        sink: TurnSink,
-        settings: Settings,
-        plan: TurnPlan,
-    ) -> str:
-        tid = turn.req.turn_id
-        deadline = turn.started + settings.turn_timeout_s
-        current = len(messages) - 1  # this turn's user message
+    async def _drive(self, turn: RunningTurn) -> str:
+        """The turn from history to its last step; returns its status or raises."""
+        req, settings = turn.req, turn.settings
+        await turn.sink.progress(turn.turn_id, "Loading history")
+        history = await self._history.last(req.project.project_id, settings.history_limit)
+        turn.plan = await self._plan(turn)
+        turn.messages = build_messages(
+            req, history, turn.plan.context, settings, turn.plan.extra_system
+        )
+        turn.current = len(turn.messages) - 1
+        await self._event(turn, "turn_start", _start_payload(turn, len(history)))
+        turn.stored.add("turn_start")
+        await self._chats.add(req.project.project_id, turn.turn_id, "user", req.prompt)
+        turn.stored.add("user")
+        status = await self._loop(turn)
+        if status == COMPLETED:
+            turn.end_extra = await self._run_end_checks(turn)
+        return status
+
+    async def _loop(self, turn: RunningTurn) -> str:
+        plan, settings = turn.plan, turn.settings
         while True:
             if turn.steps >= settings.max_steps:
                 return MAX_STEPS
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if turn.remaining_s() <= 0:
                 raise TurnTimeout(f"Orion turn time limit reached ({settings.turn_timeout_s} s)")
-            await sink.progress(tid, f"Asking {model.name} (step {turn.steps + 1})")
-            try:
-                sent, fit = plan.fit(messages, current)
-            except PromptTooLarge as exc:
-                await self._event(
-                    turn.req,
-                    "llm_call",
-                    {
-                        "model": model.name,
-                        "step": turn.steps + 1,
-                        "error": str(exc),
-                        "fit": exc.report.to_trace(),
-                        "errorKind": "context_window",
-                        "willRetry": False,
-                    },
-                )
-                raise model.error(str(exc), kind="context_window") from None
-            result = await self._step(turn, model, sent, sink, remaining, plan, fit)
+            await turn.sink.progress(
+                turn.turn_id, f"Asking {turn.model.name} (step {turn.steps + 1})"
+            )
+            result = await self._step(turn, plan, turn.current)
             reply = result.reply
             if result.text_calls_seen and plan.mode != TEXT:
                 # `auto`: this model writes tool calls as text; describe the format from now on.
-                await self._model_cache.set(model.name, model.api_base, toolmode.CACHE_KEY, TEXT)
+                await self._model_cache.set(
+                    turn.model.name, turn.model.api_base, toolmode.CACHE_KEY, TEXT
+                )
             if reply.finish_reason == "length" and not reply.tool_calls:
-                await self._say(turn, sink, LENGTH_NOTE)
+                await turn.say(LENGTH_NOTE)
             if not reply.tool_calls:
                 if plan.critic and settings.critic_model:
-                    await self._review(turn, model, messages, sink, settings, plan, deadline)
+                    await self._review(turn)
                 return COMPLETED
-            messages.append(assistant_tool_message(reply, text_mode=plan.mode == TEXT))
+            text_mode = plan.mode == TEXT
+            turn.messages.append(assistant_tool_message(reply, text_mode=text_mode))
             for call in reply.tool_calls:
-                await sink.progress(tid, f"Running {call.name}")
-                result_ = await self._run_tool(turn, call.id, call.name, call.arguments, ctx, sink)
-                messages.append(
-                    tool_message(call.id, call.name, result_.content, text_mode=plan.mode == TEXT)
-                )
+                await turn.sink.progress(turn.turn_id, f"Running {call.name}")
+                content = await self._run_tool(turn, call)
+                turn.messages.append(tool_message(call.id, call.name, content, text_mode=text_mode))
 
-    async def _step(
-        self,
-        turn: _Turn,
-        model: Model,
-        sent: list[dict[str, Any]],
-        sink: TurnSink,
-        remaining: float,
-        plan: TurnPlan,
-        fit: FitReport | None,
-        *,
-        mode: str | None = None,
-    ) -> StepResult:
+    async def _step(self, turn: RunningTurn, plan: TurnPlan, current: int) -> StepResult:
+        """One model call: fit the messages into the window (everything from `current` on is
+        kept), then stream, retry and record it."""
+        try:
+            sent, fit = plan.fit(turn.messages, current)
+        except PromptTooLarge as exc:
+            await self._event(
+                turn,
+                "llm_call",
+                {
+                    "model": turn.model.name,
+                    "step": turn.steps + 1,
+                    "error": str(exc),
+                    "fit": exc.report.to_trace(),
+                    "errorKind": "context_window",
+                    "willRetry": False,
+                },
+            )
+            raise turn.model.error(str(exc), kind="context_window") from None
         turn.steps += 1
         request = StepRequest(
-            model=model,
+            model=turn.model,
             messages=sent,
             tool_specs=plan.specs,
             tool_names=list(self._tools),
-            mode=mode or plan.mode,
+            mode=plan.mode,
             step=turn.steps,
-            remaining_s=remaining,
+            remaining_s=turn.remaining_s(),
             trace_base={
                 "mapChars": len(plan.context.text) if plan.map_in_prompt else 0,
                 "map": plan.context.stats,
@@ -259,37 +192,21 @@ class ToolOrchestrator:
             },
             fit=fit,
         )
-        try:
-            return await call_model(
-                request,
-                self._redact,
-                lambda text: self._say(turn, sink, text),
-                lambda payload: self._event(turn.req, "llm_call", payload),
-            )
-        except StepTimeout as exc:
-            raise TurnTimeout(str(exc)) from None
+        return await call_model(
+            request,
+            self._redact,
+            turn.say,
+            lambda payload: self._event(turn, "llm_call", payload),
+        )
 
-    async def _say(self, turn: _Turn, sink: TurnSink, text: str) -> None:
-        if text:
-            turn.answer.append(text)
-            await sink.delta(turn.req.turn_id, text)
-
-    async def _review(
-        self,
-        turn: _Turn,
-        model: Model,
-        messages: list[dict[str, Any]],
-        sink: TurnSink,
-        settings: Settings,
-        plan: TurnPlan,
-        deadline: float,
-    ) -> None:
+    async def _review(self, turn: RunningTurn) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
         from .critic import critique, revision_prompt
         from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
+        settings = turn.settings
         assert settings.critic_model is not None
-        await sink.progress(turn.req.turn_id, f"Review by {settings.critic_model}")
+        await turn.sink.progress(turn.turn_id, f"Review by {settings.critic_model}")
         verdict = await critique(
             import_litellm().acompletion,
             settings.critic_model,
@@ -300,63 +217,52 @@ class ToolOrchestrator:
             api_key=settings.api_key,
             extra=NO_RETRY_KWARGS,
         )
-        await self._event(turn.req, "llm_call", {"role": "critic", **verdict.to_trace()})
+        await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
         turn.critic = verdict.to_trace()
-        remaining = deadline - time.monotonic()
         if (
             verdict.passed
             or not verdict.available
             or turn.steps >= settings.max_steps
-            or remaining <= 0
+            or turn.remaining_s() <= 0
         ):
             return
-        messages.append({"role": "assistant", "content": turn.text})
-        messages.append({"role": "user", "content": revision_prompt(verdict)})
-        await self._say(turn, sink, REVISION_HEADER)
-        sent, fit = plan.fit(messages, len(messages) - 1)
+        turn.messages.append({"role": "assistant", "content": turn.text})
+        turn.messages.append({"role": "user", "content": revision_prompt(verdict)})
+        await turn.say(REVISION_HEADER)
         # The revision answers in text: no further tool round-trips.
-        await self._step(turn, model, sent, sink, remaining, plan.without_tools(), fit)
+        await self._step(turn, turn.plan.without_tools(), len(turn.messages) - 1)
 
-    async def _run_tool(
-        self,
-        turn: _Turn,
-        call_id: str,
-        name: str,
-        raw_args: str,
-        ctx: ToolContext,
-        sink: TurnSink,
-    ) -> ToolResult:
-        tid = turn.req.turn_id
-        args = parse_arguments(raw_args)
+    async def _run_tool(self, turn: RunningTurn, call: ToolCallRequest) -> str:
+        """Run one tool call, recorded and reported; returns what the model gets back."""
+        name, args = call.name, parse_arguments(call.arguments)
         await self._event(
-            turn.req,
+            turn,
             "tool_call",
             {
                 "name": name,
-                "id": call_id,
-                "arguments": args if isinstance(args, dict) else raw_args,
+                "id": call.id,
+                "arguments": args if isinstance(args, dict) else call.arguments,
             },
         )
-        await sink.tool_event(tid, "tool_call", name, None, _call_summary(name, args))
+        await turn.sink.tool_event(turn.turn_id, "tool_call", name, None, _call_summary(name, args))
         if name not in self._tools:
             known = ", ".join(sorted(self._tools))
             result = ToolResult(
                 False, f"Unknown tool {name!r}. Tools: {known}.", f"unknown tool {name}"
             )
         else:
-            result = await run_tool(self._tools, name, raw_args, ctx)
-        content, truncated = cap_output(result.content, ctx.max_output_chars)
-        result = ToolResult(result.ok, content, result.summary, result.data)
+            result = await run_tool(self._tools, name, call.arguments, turn.ctx)
+        content, truncated = cap_output(result.content, turn.ctx.max_output_chars)
         turn.tool_calls.append({"name": name, "ok": result.ok})
         turn.tool_results.append(
             {"name": name, "arguments": args, "ok": result.ok, "content": content}
         )
         await self._event(
-            turn.req,
+            turn,
             "tool_result",
             {
                 "name": name,
-                "id": call_id,
+                "id": call.id,
                 "ok": result.ok,
                 "summary": result.summary,
                 "content": content,
@@ -364,28 +270,25 @@ class ToolOrchestrator:
                 "data": result.data,
             },
         )
-        await sink.tool_event(tid, "tool_result", name, result.ok, result.summary)
-        return result
+        await turn.sink.tool_event(turn.turn_id, "tool_result", name, result.ok, result.summary)
+        return content
 
-    async def _run_end_checks(
-        self, turn: _Turn, ctx: ToolContext, sink: TurnSink
-    ) -> dict[str, Any]:
+    async def _run_end_checks(self, turn: RunningTurn) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         for check in self._end_checks:
             try:
-                result = await check(turn.text, ctx.root, dict(ctx.read_files))
+                result = await check(turn.text, turn.ctx.root, dict(turn.ctx.read_files))
             except StorageError:
                 raise
             except Exception:  # a check is advisory: log it, never fail the turn for it
                 log.exception("turn-end check failed")
                 continue
             extra.update(result.payload)
-            if result.note:
-                turn.answer.append(result.note)
-                await sink.delta(turn.req.turn_id, result.note)
+            await turn.say(result.note or "")
         return extra
 
-    async def _plan(self, req: TurnRequest, model: Model, settings: Settings) -> TurnPlan:
+    async def _plan(self, turn: RunningTurn) -> TurnPlan:
+        req, model, settings = turn.req, turn.model, turn.settings
         mode = await toolmode.resolve(
             settings.tool_mode, model.name, model.api_base, self._model_cache
         )
@@ -414,46 +317,51 @@ class ToolOrchestrator:
             log.exception("repo map failed; continuing without it")
             return ContextBlock(text="", stats={"repoMap": "failed"})
 
-    async def _finish(self, req: TurnRequest, turn: _Turn, outcome: TurnOutcome) -> None:
-        if not turn.assistant_stored:
-            await self._chats.add(req.project.project_id, req.turn_id, "assistant", outcome.answer)
-            turn.assistant_stored = True
-        await self._event(req, "turn_end", _end_payload(turn, outcome))
-
-    async def _record_end_after_storage_error(
-        self, req: TurnRequest, turn: _Turn, outcome: TurnOutcome
-    ) -> None:
+    async def _close(self, turn: RunningTurn, ending: Ending) -> Ending:
+        """Write the turn's end; returns the ending as stored (a failed write makes it one)."""
+        if not isinstance(ending.reraise, StorageError):
+            try:
+                await self._write_end(turn, ending)
+                return ending
+            except StorageError as exc:
+                ending = ending_of(exc)
         # The turn already failed loudly (the StorageError goes on to the user). Try
-        # once to close it in the ledger: the assistant row that pairs the stored
-        # user row, and a turn_end that says it did not complete. If the database
-        # is still failing, the next start marks the turn interrupted instead.
-        outcome.status = ERROR
-        outcome.error = "storage error"
-        try:
-            if turn.user_stored and not turn.assistant_stored:
-                await self._chats.add(
-                    req.project.project_id, req.turn_id, "assistant", outcome.answer
-                )
-                turn.assistant_stored = True
-            await self._event(req, "turn_end", _end_payload(turn, outcome))
-        except StorageError:
-            pass
+        # once to close it in the ledger as an error; if the database is still
+        # failing, the next start marks the turn interrupted instead.
+        with contextlib.suppress(StorageError):
+            await self._write_end(turn, ending)
+        return ending
 
-    async def _event(self, req: TurnRequest, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(req.project.project_id, req.turn_id, type, payload)
+    async def _write_end(self, turn: RunningTurn, ending: Ending) -> None:
+        """Idempotent: the assistant row that pairs a stored user row, then the
+        `turn_end` that pairs a stored `turn_start`; each written at most once."""
+        if "user" in turn.stored and "assistant" not in turn.stored:
+            await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
+            turn.stored.add("assistant")
+        if "turn_start" in turn.stored and "turn_end" not in turn.stored:
+            await self._event(turn, "turn_end", turn.end_payload(ending))
+            turn.stored.add("turn_end")
+
+    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
+        await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
 
 
-def _end_payload(turn: _Turn, outcome: TurnOutcome) -> dict[str, Any]:
+def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:
+    req, plan, model = turn.req, turn.plan, turn.model
     return {
-        **outcome.extra,
-        "critic": turn.critic,
-        "status": outcome.status,
-        "error": outcome.error,
-        "steps": turn.steps,
-        "durationMs": int((time.monotonic() - turn.started) * 1000),
-        "answerChars": len(outcome.answer),
-        "toolCalls": outcome.tool_calls,
-        "edits": outcome.edits,
+        "prompt": req.prompt,
+        "source": req.source,
+        "model": model.name,
+        "apiBase": model.api_base,
+        "activeFile": req.active_file,
+        "selection": _selection_payload(req),
+        "task": req.task,
+        "historyMessages": history_messages,
+        "systemPrompt": turn.messages[0]["content"],
+        "context": plan.context.stats,
+        "toolMode": plan.mode,
+        "window": plan.window,
+        "settings": {k: v for k, v in turn.settings.public().items() if k != "databasePath"},
     }
 
 

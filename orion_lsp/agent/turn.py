@@ -14,6 +14,10 @@ MAX_STEPS = "max_steps"
 ERROR = "error"
 
 
+class TurnTimeout(Exception):
+    """The turn's time limit (`turnTimeoutSeconds`) ran out: stored as an error, not raised."""
+
+
 def new_turn_id() -> str:
     return uuid.uuid4().hex
 

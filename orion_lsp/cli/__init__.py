@@ -75,10 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--limit", type=int, default=20)
     hist.add_argument("--json", action="store_true")
 
-    tr = sub.add_parser("traces", help="the trace events of the last turn or of one turn")
+    tr = sub.add_parser(
+        "traces",
+        help="the trace events of the last turn or of one turn; `traces export --otlp` re-sends",
+    )
+    tr.add_argument("action", nargs="?", choices=["export"], help="export: send turns over OTLP")
     tr.add_argument("--project-id", required=True)
     tr.add_argument("--turn")
     tr.add_argument("--json", action="store_true")
+    tr.add_argument("--otlp", action="store_true", help="with export: to the OTLP endpoint")
+    tr.add_argument("--all", action="store_true", help="with export: every turn of the project")
 
     pid = sub.add_parser("project-id", help="the project id the server derives for DIR")
     pid.add_argument("dir", nargs="?", default=".")

@@ -132,6 +132,8 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
+    if services.telemetry is not None:
+        await services.telemetry.flush(timeout_s=4)
     if not outcome.answer.endswith("\n"):
         sys.stdout.write("\n")
     sys.stdout.flush()
@@ -176,6 +178,10 @@ async def cmd_history(services: Services, args: Any) -> int:
 
 async def cmd_traces(services: Services, args: Any) -> int:
     assert services.traces is not None
+    if args.action == "export":
+        from .telemetry import cmd_traces_export
+
+        return await cmd_traces_export(services, args)
     turn_id = args.turn or await services.traces.last_turn_id(args.project_id)
     if turn_id is None:
         print(f"orion: no turns for project {args.project_id}", file=sys.stderr)

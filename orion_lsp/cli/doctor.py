@@ -50,7 +50,26 @@ async def run_doctor(settings: Settings) -> int:
         status = EXIT_FAILED
     langs = _languages()
     _line(bool(langs) or None, "tree-sitter", ", ".join(langs) if langs else "no languages found")
+    _telemetry_line(settings)
     return status
+
+
+def _telemetry_line(settings: Settings) -> None:
+    """Where finished turns are exported (OTLP), and whether the extra is there to do it."""
+    import importlib.util
+    import os
+
+    from ..telemetry.config import TelemetryConfig
+    from ..telemetry.exporter import EXTRA_MISSING
+
+    config = TelemetryConfig.resolve(settings.otlp_endpoint, os.environ)
+    if not config.enabled:
+        _line(None, "telemetry", "off (set OTEL_EXPORTER_OTLP_ENDPOINT to export turns)")
+    elif importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
+        _line(False, "telemetry", EXTRA_MISSING)
+    else:
+        what = "with" if config.capture_content else "without"
+        _line(True, "telemetry", f"OTLP/HTTP to {config.public_endpoint} ({what} message content)")
 
 
 async def _model_details(settings: Settings, redactor: Redactor) -> None:

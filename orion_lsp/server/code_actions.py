@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tree_sitter import Node, Tree
 
     from .server import OrionLanguageServer
+    from .turn_requests import TurnRequests
 
 log = logging.getLogger(__name__)
 
@@ -403,17 +404,11 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
     return CodeActionArgs(action, uri, rng, diagnostic, detach)
 
 
-def build_request(handlers: Any, args: CodeActionArgs) -> TurnRequest:
-    """A turn for one action: the title as the user message, the details as `task`.
-
-    `handlers` is the server's `CommandHandlers` (project lookup and document
-    context are shared with `orion.chat`).
-    """
-    project = handlers.project_for(args.uri)
-    req = TurnRequest(project=project, prompt="", source="code_action")
-    handlers.add_document_context(req, args.uri, None)
-    rel = req.active_file or PurePosixPath(args.uri).name
-    text = req.active_text
+def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:
+    """A turn for one action: the title as the user message, the details as `task`."""
+    target = requests.target(args.uri)
+    rel = target.active_file or PurePosixPath(args.uri).name
+    text = target.text
     lang = language_for_path(rel)
     r = args.range
     found = (
@@ -427,9 +422,8 @@ def build_request(handlers: Any, args: CodeActionArgs) -> TurnRequest:
     sel = r
     if found is not None and (args.action in ("docstring", "tests") or r.empty):
         sel = Range(found.start_line, 0, found.end_line + 1, 0)
-    handlers.add_document_context(req, args.uri, sel)
-    req.prompt, req.task = _prompt_and_task(args, rel, found, project.root)
-    return req
+    prompt, task = _prompt_and_task(args, rel, found, target.project.root)
+    return requests.request(target, prompt, source="code_action", selection=sel, task=task)
 
 
 def _definition_block(found: Definition | None) -> str:

@@ -1,67 +1,75 @@
-"""`workspace/executeCommand`: orion.chat, orion.history, orion.status, orion.cancel,
-orion.codeAction (runs a code action's turn; see code_actions.py).
+"""`workspace/executeCommand`: the one table of Orion's commands.
 
-Thin handlers (HOUSE_STYLE habit 2): parse arguments, call one service, and
-let `errors.to_rpc_error` map what goes wrong.
+Each `Command` says everything the server needs to know about one command:
+its name (advertised in `initialize`), how its arguments are parsed (a bad
+argument is `-32602`), and either a `handler` that answers it or, for a
+command that runs a turn, a `turn` function that builds the `TurnRequest`
+(`TurnRunner` then streams, stores and answers it, detached or not).
+Registration (server.py), dispatch and the error boundary
+(`OrionLanguageServer.execute_command`) read only this table.
+
+To add a command:
+1. write its argument parser in arguments.py (one JSON object, camelCase keys,
+   `InvalidArguments` for anything wrong; a turn command's arguments carry
+   `detach`);
+2. write a `CommandHandlers` method: `async def x(self, args) -> dict` that
+   calls one service, or, for a turn, `def x_turn(self, args) -> TurnRequest`
+   built with `self.requests` (which resolves `uri` once);
+3. add one `Command(...)` line to `COMMANDS` and a test in tests/lsp.
+Errors need no handling in the command: `errors.to_rpc_error` maps them at
+the boundary, which also sends the showMessage the protocol asks for.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..agent.turn import Selection, TurnRequest
-from ..project import Project, uri_to_path
+from ..agent.turn import TurnRequest
 from . import code_actions
-from .arguments import Range, parse_cancel, parse_chat, parse_history, parse_status
-from .errors import InvalidArguments
+from .arguments import (
+    CancelArgs,
+    ChatArgs,
+    HistoryArgs,
+    parse_cancel,
+    parse_chat,
+    parse_history,
+    parse_status,
+)
+from .turn_requests import TurnRequests
 
 if TYPE_CHECKING:
     from .server import OrionLanguageServer
 
-CHAT = "orion.chat"
-HISTORY = "orion.history"
-STATUS = "orion.status"
-CANCEL = "orion.cancel"
-CODE_ACTION = code_actions.COMMAND
-COMMANDS = (CHAT, HISTORY, STATUS, CANCEL, CODE_ACTION)
-
-# The active file is added as context only up to this size (read_file serves the rest).
-MAX_ACTIVE_FILE_BYTES = 512 * 1024
-
 
 class CommandHandlers:
-    def __init__(self, server: OrionLanguageServer) -> None:
+    """The commands' work, given parsed arguments (thin: one service call each)."""
+
+    def __init__(self, server: OrionLanguageServer, requests: TurnRequests) -> None:
         self._ls = server
+        self.requests = requests
 
-    def table(self) -> dict[str, Any]:
-        return {
-            CHAT: self.chat,
-            HISTORY: self.history,
-            STATUS: self.status,
-            CANCEL: self.cancel,
-            CODE_ACTION: self.code_action,
-        }
+    async def run(self, command: Command, arguments: Any, work_done_token: Any) -> Any:
+        args = command.parse(arguments)
+        if command.turn is not None:
+            req = command.turn(self, args)
+            self._ls.indexer.flush()  # the turn's repo map sees the latest buffers
+            return await self._ls.turns.run(
+                req, work_done_token=work_done_token, detach=args.detach
+            )
+        assert command.handler is not None
+        return await command.handler(self, args)
 
-    async def chat(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
-        args = parse_chat(arguments)
-        project = self.project_for(args.uri)
-        req = TurnRequest(project=project, prompt=args.prompt, source="chat")
-        if args.uri:
-            self.add_document_context(req, args.uri, args.range)
-        self._ls.indexer.flush()
-        return await self._ls.turns.run(req, work_done_token=work_done_token, detach=args.detach)
+    def chat_turn(self, args: ChatArgs) -> TurnRequest:
+        target = self.requests.target(args.uri)
+        return self.requests.request(target, args.prompt, source="chat", selection=args.range)
 
-    async def code_action(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
-        args = code_actions.parse_code_action(arguments)
-        req = code_actions.build_request(self, args)
-        self._ls.indexer.flush()
-        return await self._ls.turns.run(req, work_done_token=work_done_token, detach=args.detach)
+    def code_action_turn(self, args: code_actions.CodeActionArgs) -> TurnRequest:
+        return code_actions.build_request(self.requests, args)
 
-    async def history(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
-        args = parse_history(arguments)
-        project = self.project_for(args.uri)
+    async def history(self, args: HistoryArgs) -> dict[str, Any]:
+        project = self.requests.project(args.uri)
         services = self._ls.services
         services.require_db()
         assert services.history is not None
@@ -72,8 +80,7 @@ class CommandHandlers:
             "messages": [m.to_wire() for m in messages],
         }
 
-    async def status(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
-        parse_status(arguments)
+    async def status(self, args: None) -> dict[str, Any]:
         services = self._ls.services
         s = services.settings
         db = services.db
@@ -87,87 +94,37 @@ class CommandHandlers:
             "criticModel": s.critic_model,
             "repoMap": self._ls.repo_map_stats(),
             "runningTurns": self._ls.turns.running(),
+            "telemetry": services.telemetry_status(),
         }
         if services.db_error is not None:
             result["storageError"] = str(services.db_error)
         return result
 
-    async def cancel(self, arguments: Any, work_done_token: Any = None) -> dict[str, Any]:
-        args = parse_cancel(arguments)
+    async def cancel(self, args: CancelArgs) -> dict[str, Any]:
         return {"cancelled": self._ls.turns.cancel(args.turn_id)}
 
-    # -- helpers shared with code actions -------------------------------------------
 
-    def project_for(self, uri: str | None) -> Project:
-        projects = self._ls.projects
-        if uri is None:
-            project = projects.first()
-            if project is None:
-                raise InvalidArguments("no workspace folder is open; open a folder or pass 'uri'")
-            return project
-        path = uri_to_path(uri)
-        if path is None:
-            raise InvalidArguments(f"'uri' must be a file: URI, got {uri[:80]!r}")
-        project = projects.for_path(path)
-        if project is None:
-            raise InvalidArguments("'uri' is not inside an open workspace folder")
-        return project
+@dataclass(frozen=True)
+class Command:
+    """One row of the table: exactly one of `handler` and `turn` is set."""
 
-    def add_document_context(self, req: TurnRequest, uri: str, rng: Range | None) -> None:
-        path = uri_to_path(uri)
-        if path is None:
-            return
-        real = Path(os.path.realpath(path))
-        root = req.project.root
-        if not real.is_relative_to(root):
-            return
-        req.active_file = real.relative_to(root).as_posix()
-        doc = self._ls.turns.documents.get(real)
-        text: str | None = doc.text if doc is not None else _read_small(real)
-        req.active_text = text
-        if rng is not None and not rng.empty and text is not None:
-            req.selection = Selection(
-                rng.start_line,
-                rng.start_character,
-                rng.end_line,
-                rng.end_character,
-                slice_range(text, rng),
-            )
+    name: str
+    parse: Callable[[Any], Any]
+    handler: Callable[[CommandHandlers, Any], Awaitable[dict[str, Any]]] | None = None
+    turn: Callable[[CommandHandlers, Any], TurnRequest] | None = None
+
+    @property
+    def runs_turn(self) -> bool:
+        return self.turn is not None
 
 
-def _read_small(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > MAX_ACTIVE_FILE_BYTES:
-            return None
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if b"\0" in data[:8192]:
-        return None
-    return data.decode("utf-8", errors="replace")
-
-
-def _utf16_to_index(line: str, character: int) -> int:
-    """LSP columns count UTF-16 code units; Python indexes code points."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
-
-
-def slice_range(text: str, rng: Range) -> str:
-    lines = text.splitlines(keepends=True)
-    if rng.start_line >= len(lines):
-        return ""
-    start = sum(len(line) for line in lines[: rng.start_line]) + _utf16_to_index(
-        lines[rng.start_line], rng.start_character
-    )
-    if rng.end_line >= len(lines):
-        end = len(text)
-    else:
-        end = sum(len(line) for line in lines[: rng.end_line]) + _utf16_to_index(
-            lines[rng.end_line], rng.end_character
-        )
-    return text[start:end]
+COMMANDS: tuple[Command, ...] = (
+    Command("orion.chat", parse_chat, turn=CommandHandlers.chat_turn),
+    Command("orion.history", parse_history, handler=CommandHandlers.history),
+    Command("orion.status", parse_status, handler=CommandHandlers.status),
+    Command("orion.cancel", parse_cancel, handler=CommandHandlers.cancel),
+    Command(
+        code_actions.COMMAND, code_actions.parse_code_action, turn=CommandHandlers.code_action_turn
+    ),
+)
+BY_NAME = {c.name: c for c in COMMANDS}

@@ -25,17 +25,16 @@ from ..project import Project, ProjectSet, project_for, uri_to_path
 from ..redact import Redactor
 from ..services import Services, open_services
 from ..storage import StorageError
-from .commands import COMMANDS, CommandHandlers
+from .commands import BY_NAME, COMMANDS, CommandHandlers
 from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
+from .turn_requests import TurnRequests
 from .turns import TurnRunner
 
 log = logging.getLogger(__name__)
 
 PARENT_POLL_SECONDS = 3.0
-# Commands that run a turn: the turn task shows its own error (turns.py).
-TURN_COMMANDS = ("orion.chat", "orion.codeAction")
 
 
 class OrionProtocol(LanguageServerProtocol):
@@ -56,31 +55,31 @@ class OrionLanguageServer(LanguageServer):
         self.redactor = Redactor.from_environment(self._environ)
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
-        self.handlers = CommandHandlers(self)
         self.indexer = Indexer(self)
         self.turns = TurnRunner(self, lambda: self.services.agent(), self.redactor, self.show_error)
+        self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._parent_watch: asyncio.Future[Any] | None = None
-        for name in COMMANDS:
+        for command in COMMANDS:
             # Registered so `initialize` advertises them; OrionProtocol dispatches.
-            self.command(name)(_advertised_only)
+            self.command(command.name)(_advertised_only)
 
     # -- the executeCommand boundary ---------------------------------------------------
 
     async def execute_command(self, params: lsp.ExecuteCommandParams) -> Any:
-        handler = self.handlers.table().get(params.command)
+        command = BY_NAME.get(params.command)
         try:
-            if handler is None:
+            if command is None:
                 raise OrionRpcError(-32602, f"Unknown command {params.command!r}")
-            return await handler(params.arguments, params.work_done_token)
+            return await self.handlers.run(command, params.arguments, params.work_done_token)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
             # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and params.command not in TURN_COMMANDS:
+            if err.show and not (command is not None and command.runs_turn):
                 self.show_error(err.message)
             raise err from None
 

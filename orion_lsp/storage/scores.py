@@ -9,14 +9,17 @@ whole turn. `source` says who judged: `code` (a built-in evaluator), `llm`
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from orion_lsp.storage.database import Database, utc_now
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("code", "llm", "human")
 _COLUMNS = (
@@ -101,12 +104,20 @@ async def upsert_scores(
 class ScoreStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Called with the scores after they are committed (telemetry sends late
+        # scores); an observer must not raise, and one that does is only logged.
+        self.observers: list[Callable[[Sequence[Score]], None]] = []
 
     async def put(self, *scores: Score) -> None:
         """Write (or replace) scores in one transaction; committed on return."""
         if not scores:
             return
         await self.db.write(lambda conn: upsert_scores(conn, scores, self.db.redactor))
+        for observer in self.observers:
+            try:
+                observer(scores)
+            except Exception:
+                log.exception("score observer failed")
 
     async def for_turn(self, turn_id: str) -> list[Score]:
         rows = await self.db.fetchall(

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +114,10 @@ def _pid_alive(pid: int | None) -> bool:
 class TraceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Called with each event after it is committed (e.g. telemetry export on
+        # turn_end). An observer must not raise; if one does, it is logged and the
+        # turn goes on: the event is already in the ledger.
+        self.observers: list[Callable[[TraceEvent], None]] = []
 
     async def append(
         self, project_id: str, turn_id: str, type: str, payload: dict[str, Any]
@@ -134,7 +139,13 @@ class TraceStore:
             return int(row[0]), int(row[1])
 
         new_id, seq = await self.db.write(insert)
-        return TraceEvent(new_id, project_id, turn_id, seq, type, json.loads(text), created_at)
+        event = TraceEvent(new_id, project_id, turn_id, seq, type, json.loads(text), created_at)
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("trace observer failed")
+        return event
 
     async def events(self, project_id: str, turn_id: str) -> list[TraceEvent]:
         """The events of one turn, ordered by seq."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from orion_lsp.agent.turn import TurnRequest
 from orion_lsp.config import Settings
 from orion_lsp.project import Project
 from orion_lsp.services import Services, open_services
-from orion_lsp.testing import ScriptedModelServer, ScriptedReply
+from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 from orion_lsp.testing.fakes import RecordingSink
 
 
@@ -178,3 +179,112 @@ async def test_small_window_drops_oldest_history_and_records_it(services, projec
         e.payload for e in await events(services, project, outcome.turn_id) if e.type == "llm_call"
     ]
     assert llm[0]["fit"]["droppedMessages"] > 0 and llm[0]["window"] == 900
+
+
+# -- how a turn ends: one mapping, one idempotent close --------------------------------
+
+
+async def _run_with_sink(services: Services, project: Project, prompt: str, sink: Any) -> Any:
+    return await services.require_orchestrator().run(
+        TurnRequest(project=project, prompt=prompt),
+        sink,
+        documents=NoDocuments(),
+        applier=DiskEditApplier(project.root),
+    )
+
+
+async def _ledger(services: Services, project: Project) -> tuple[list[Any], list[str]]:
+    assert services.db is not None
+    evs = await services.db.fetchall(
+        "SELECT turn_id, type, payload FROM trace_events WHERE project_id=? ORDER BY id",
+        (project.project_id,),
+    )
+    msgs = await services.db.fetchall(
+        "SELECT role FROM chat_messages WHERE project_id=? ORDER BY id", (project.project_id,)
+    )
+    return list(evs), [r[0] for r in msgs]
+
+
+class _FailWritesAfterToolCall(RecordingSink):
+    """Arms a storage fault the moment the first tool starts: its tool_result write fails."""
+
+    def __init__(self, services: Services, onwards: bool) -> None:
+        super().__init__()
+        self._db = services.db
+        self._onwards = onwards
+
+    async def tool_event(
+        self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
+    ) -> None:
+        await super().tool_event(turn_id, type, name, ok, summary)
+        if type == "tool_call":
+            from orion_lsp.storage.faults import FailNth
+
+            assert self._db is not None
+            self._db.fault_hook = FailNth(1, onwards=self._onwards)
+
+
+READ_THEN_ANSWER = (
+    ScriptedReply(
+        text="Reading. ", tool_calls=[ScriptedToolCall("read_file", {"path": "calc.py"})]
+    ),
+    ScriptedReply(text="never asked for"),
+)
+
+
+async def test_storage_error_stops_the_turn_and_the_close_writes_the_end(services, project, model):
+    from orion_lsp.storage import StorageError
+
+    model.push(*READ_THEN_ANSWER)
+    with pytest.raises(StorageError):
+        await _run_with_sink(
+            services, project, "what is in calc.py?", _FailWritesAfterToolCall(services, False)
+        )
+    assert len(model.requests) == 1  # no model call after the failed write
+    evs, roles = await _ledger(services, project)
+    assert [t for _, t, _ in evs] == ["turn_start", "llm_call", "tool_call", "turn_end"]
+    end = json.loads(evs[-1][2])
+    assert end["status"] == "error" and end["error"] == "storage error"
+    assert roles == ["user", "assistant"]
+
+
+async def test_storage_failing_for_good_leaves_no_half_end(services, project, model):
+    from orion_lsp.storage import StorageError
+
+    model.push(*READ_THEN_ANSWER)
+    with pytest.raises(StorageError):
+        await _run_with_sink(
+            services, project, "what is in calc.py?", _FailWritesAfterToolCall(services, True)
+        )
+    assert services.db is not None
+    services.db.fault_hook = None
+    evs, roles = await _ledger(services, project)
+    assert [t for _, t, _ in evs] == ["turn_start", "llm_call", "tool_call"]  # marked at restart
+    assert roles == ["user"]
+
+
+class _BrokenSink(RecordingSink):
+    async def tool_event(
+        self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
+    ) -> None:
+        raise RuntimeError("sink bug")
+
+
+async def test_an_unexpected_error_is_raised_and_the_turn_still_closed(services, project, model):
+    model.push(*READ_THEN_ANSWER)
+    with pytest.raises(RuntimeError, match="sink bug"):
+        await _run_with_sink(services, project, "hi", _BrokenSink())
+    evs, roles = await _ledger(services, project)
+    assert [t for _, t, _ in evs][0] == "turn_start" and evs[-1][1] == "turn_end"
+    assert json.loads(evs[-1][2])["status"] == "error"
+    assert roles == ["user", "assistant"]
+
+
+async def test_time_limit_is_a_stored_error_not_an_exception(services, project, model):
+    model.push(ScriptedReply(text="too late", delay_s=3.0))
+    outcome, _ = await run(services, project, "hi", turn_timeout_s=1)
+    assert outcome.status == "error" and "time limit" in (outcome.error or "")
+    evs, roles = await _ledger(services, project)
+    end = json.loads(evs[-1][2])
+    assert evs[-1][1] == "turn_end" and end["status"] == "error" and "time limit" in end["error"]
+    assert roles == ["user", "assistant"]
