@@ -9,6 +9,7 @@ descriptor 1 is pointed at stderr, so a stray `print` or a library's banner
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import stat
@@ -56,22 +57,76 @@ async def _serve(settings: Settings, protocol_in: int, protocol_out: int) -> int
     try:
         agent = OrionAcpAgent(services, registry)
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
+        raw = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
         await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(protocol_in, "rb", 0)
+            lambda: asyncio.StreamReaderProtocol(raw), os.fdopen(protocol_in, "rb", 0)
         )
         transport, protocol = await loop.connect_write_pipe(
             asyncio.streams.FlowControlMixin, os.fdopen(protocol_out, "wb", 0)
         )
         writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES)
+        gate = asyncio.ensure_future(gate_messages(raw, reader, writer))
         # litellm takes seconds to import: warm it (and build the agent) in the background.
         warm = asyncio.ensure_future(_warm(services))
-        await run_agent(agent, writer, reader)
+        try:
+            await run_agent(agent, writer, reader)
+        finally:
+            gate.cancel()
     finally:
         if warm is not None:
             warm.cancel()
         await services.close()
     return 0
+
+
+async def gate_messages(
+    raw: asyncio.StreamReader, sdk: asyncio.StreamReader, out: asyncio.StreamWriter
+) -> None:
+    """Pass on only JSON objects; answer anything else as JSON-RPC says.
+
+    The SDK's reader stops for good on a line that is valid JSON but not an
+    object (`[]`, `null`), which would leave the client without answers. A
+    line that does not parse gets -32700, a non-object or an oversized line
+    -32600, both with `id: null`; the connection goes on.
+    """
+    while True:
+        try:
+            line = await raw.readline()
+        except (asyncio.LimitOverrunError, ValueError):
+            await _skip_line(raw)
+            _reject(out, -32600, "Invalid request: message too large")
+            continue
+        if not line:
+            sdk.feed_eof()
+            return
+        if not line.strip():
+            continue
+        try:
+            message = json.loads(line)
+        except ValueError:
+            _reject(out, -32700, "Parse error")
+            continue
+        if not isinstance(message, dict):
+            _reject(out, -32600, "Invalid request: a message is a JSON object")
+            continue
+        sdk.feed_data(line if line.endswith(b"\n") else line + b"\n")
+
+
+async def _skip_line(raw: asyncio.StreamReader) -> None:
+    while True:
+        try:
+            await raw.readuntil(b"\n")
+            return
+        except asyncio.LimitOverrunError as exc:
+            await raw.readexactly(exc.consumed)
+        except asyncio.IncompleteReadError:
+            return
+
+
+def _reject(out: asyncio.StreamWriter, code: int, message: str) -> None:
+    error = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    out.write(json.dumps(error).encode() + b"\n")
 
 
 def _pipe_end(fd: int, *, reading: bool) -> int:
