@@ -21,6 +21,7 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     "model": ("model", "ORION_MODEL", str),
     "apiBase": ("api_base", "ORION_API_BASE", str),
     "criticModel": ("critic_model", "ORION_CRITIC_MODEL", str),
+    "criticApiBase": ("critic_api_base", "ORION_CRITIC_API_BASE", str),
     "databasePath": ("database_path", "ORION_DB", str),
     "historyLimit": ("history_limit", None, int),
     "maxSteps": ("max_steps", None, int),
@@ -54,6 +55,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     api_base: str | None = None
     critic_model: str | None = None
+    # The critic's server; unset: the same as `api_base` (one local server for both).
+    critic_api_base: str | None = None
     database_path: str = field(default_factory=default_database_path)
     history_limit: int = 20
     max_steps: int = 12
@@ -90,12 +93,21 @@ class Settings:
         changes["api_key"] = env.get("ORION_API_KEY") or None
         return _checked(replace(self, **changes))
 
+    def for_critic(self) -> Settings:
+        """The settings the critic's model client is built from (same key, own endpoint)."""
+        if self.critic_model is None:
+            raise SettingsError("no criticModel is set")
+        return replace(
+            self, model=self.critic_model, api_base=self.critic_api_base or self.api_base
+        )
+
     def public(self) -> dict[str, Any]:
         """What may be shown to a client (no key)."""
         return {
             "model": self.model,
             "apiBase": self.api_base,
             "criticModel": self.critic_model,
+            "criticApiBase": self.critic_api_base,
             "databasePath": self.database_path,
             "historyLimit": self.history_limit,
             "maxSteps": self.max_steps,

@@ -20,13 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .redact import Redactor
-from .storage import ChatStore, Database, HistoryLoader, ScoreStore, StorageError, TraceStore
+from .storage import (
+    ChatStore,
+    CheckpointStore,
+    Database,
+    HistoryLoader,
+    ScoreStore,
+    StorageError,
+    ThreadStore,
+    TraceStore,
+)
 
 if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
     from .agent.tools.base import Tool
+    from .checkpoints.rewind import Rewinder
     from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,8 @@ class Services:
     chats: ChatStore | None = None
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
+    threads: ThreadStore | None = None
+    checkpoints: CheckpointStore | None = None
     scores: ScoreStore | None = None
     telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
@@ -60,6 +72,18 @@ class Services:
         if self.db is None:
             raise StorageError(self.settings.database_path, "the database is not open")
         return self.db
+
+    def require_threads(self) -> ThreadStore:
+        self.require_db()
+        assert self.threads is not None
+        return self.threads
+
+    def rewinder(self) -> Rewinder:
+        from .checkpoints.rewind import Rewinder
+
+        self.require_db()
+        assert self.checkpoints is not None
+        return Rewinder(self.checkpoints, self.scores)
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
@@ -138,6 +162,8 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
+    services.threads = ThreadStore(db)
+    services.checkpoints = CheckpointStore(db)
     services.scores = ScoreStore(db)
     services.telemetry = _telemetry(settings, redactor, services.traces, services.scores)
     if eager:
@@ -168,6 +194,7 @@ async def _build_agent(services: Services) -> None:
     if services.tool_wrapper is not None:
         services.tools = services.tool_wrapper(services.tools)
     assert services.chats and services.traces and services.history
+    assert services.threads and services.checkpoints
     services.orchestrator = ToolOrchestrator(
         settings=lambda: services.settings,
         model_factory=lambda s: make_model(s, services.redactor),
@@ -175,6 +202,8 @@ async def _build_agent(services: Services) -> None:
         chats=services.chats,
         traces=services.traces,
         history=services.history,
+        threads=services.threads,
+        checkpoints=services.checkpoints,
         redactor=services.redactor,
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),

@@ -13,26 +13,27 @@ nonsense, the verdict is `passed=True` with the reason in `feedback`
 (`available=False` when it could not be asked at all). Cancellation is not
 swallowed: a cancelled turn stops here too.
 
-`acompletion` is injected (`litellm.acompletion` in production) so tests run
-the real litellm against the scripted server.
+The critic is a `Model` like the main one (the same client, its own
+`criticModel` and `criticApiBase`), so tests run the real litellm against the
+scripted server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..redact import redact
+from .model import Model
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CriticVerdict", "critique", "parse_verdict", "revision_prompt"]
-
-Acompletion = Callable[..., Awaitable[Any]]
 
 # Bounds on what the critic is shown: small local critics have small windows.
 MAX_TOOL_RESULT_CHARS = 4000
@@ -47,8 +48,6 @@ Reply on the first line with exactly one word: PASS if every such claim is suppo
 (or the answer makes no such claims), REVISE otherwise.
 After REVISE, list each unsupported claim on its own line starting with "- ".
 Do not judge style or completeness, only whether the cited things exist in the TOOL RESULTS."""
-
-_LOCAL_PREFIXES = ("openai/", "hosted_vllm/", "lm_studio/")
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def _format_tool_results(tool_results: Sequence[str | Mapping[str, Any]]) -> str
     return "\n\n".join(parts) if parts else "(no tools were called)"
 
 
-def build_messages(
+def critic_messages(
     question: str, answer: str, tool_results: Sequence[str | Mapping[str, Any]]
 ) -> list[dict[str, str]]:
     if len(answer) > MAX_ANSWER_CHARS:
@@ -150,61 +149,33 @@ def build_messages(
 
 
 async def critique(
-    acompletion: Acompletion,
-    critic_model: str,
-    api_base: str | None,
+    model: Model,
     answer: str,
     tool_results: Sequence[str | Mapping[str, Any]],
     question: str,
     *,
-    api_key: str | None = None,
     timeout_s: float = 60.0,
     max_tokens: int = 300,
-    extra: Mapping[str, Any] | None = None,
 ) -> CriticVerdict:
-    """Ask `critic_model` whether `answer`'s claims are in `tool_results`.
+    """Ask the critic `model` whether `answer`'s claims are in `tool_results`.
 
     `tool_results` are strings or mappings with `name`, `arguments`, `ok`,
-    `content` (what the model saw). `extra` is passed to `acompletion` (e.g.
-    `ollama_extra_params`). One request, no retries: a second opinion is not
-    worth a slow turn.
+    `content` (what the model saw). One request, no retries: a second opinion
+    is not worth a slow turn.
     """
-    kwargs: dict[str, Any] = {
-        "model": critic_model,
-        "messages": build_messages(question, answer, tool_results),
-        "temperature": 0,
-        "max_tokens": max_tokens,
-        "stream": False,
-        "timeout": timeout_s,
-        "num_retries": 0,
-        "max_retries": 0,
-        **dict(extra or {}),
-    }
-    if api_base:
-        kwargs["api_base"] = api_base
-    if api_key:
-        kwargs["api_key"] = api_key
-    elif critic_model.startswith(_LOCAL_PREFIXES):
-        kwargs["api_key"] = "orion-local"  # the SDK wants a key; local servers ignore it
+    model.add_params({"temperature": 0, "max_tokens": max_tokens})
     started = time.monotonic()
     try:
-        response = await acompletion(**kwargs)
-        raw = str(response.choices[0].message.content or "")
-    except Exception as exc:  # the critic must never fail the turn
+        async with asyncio.timeout(timeout_s):
+            reply = await model.complete(
+                critic_messages(question, answer, tool_results), None, _unseen
+            )
+        raw = reply.text
+    except TimeoutError:
+        return _unavailable(model, f"no verdict within {timeout_s:g} s (Timeout)", started)
+    except Exception as exc:  # the critic must never fail the turn (ModelError is redacted)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        reason = redact(
-            f"{type(exc).__name__}: {first}" if type(exc).__name__ not in first else first
-        )
-        log.warning("critic %s unavailable: %s", critic_model, reason)
-        return CriticVerdict(
-            passed=True,
-            feedback=f"critic unavailable: {reason}",
-            raw="",
-            available=False,
-            verdict="unavailable",
-            model=critic_model,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
+        return _unavailable(model, redact(first), started)
     ms = int((time.monotonic() - started) * 1000)
     verdict, feedback = parse_verdict(raw)
     if verdict == "unclear":
@@ -216,8 +187,25 @@ async def critique(
         raw=raw,
         available=True,
         verdict=verdict,
-        model=critic_model,
+        model=model.name,
         duration_ms=ms,
+    )
+
+
+async def _unseen(_text: str) -> None:
+    return None  # the critic's reply is read whole, never shown to the user
+
+
+def _unavailable(model: Model, reason: str, started: float) -> CriticVerdict:
+    log.warning("critic %s unavailable: %s", model.name, reason)
+    return CriticVerdict(
+        passed=True,
+        feedback=f"critic unavailable: {reason}",
+        raw="",
+        available=False,
+        verdict="unavailable",
+        model=model.name,
+        duration_ms=int((time.monotonic() - started) * 1000),
     )
 
 
@@ -227,7 +215,9 @@ def revision_prompt(verdict: CriticVerdict) -> str:
         "A reviewer checked your answer against the tool results and found claims "
         "they could not verify:\n"
         f"{verdict.feedback}\n\n"
-        "Revise your answer. Cite only files, symbols and lines that the tool results "
-        "show; call a tool first if you need to check something. Reply with the full "
+        # The revision runs without tools (one more model call, no round-trips).
+        "Revise your answer using only what the tool results above show: cite only "
+        "files, symbols and lines that appear in them, and where you cannot verify "
+        "something from them, say so instead of stating it. Reply with the full "
         "revised answer."
     )

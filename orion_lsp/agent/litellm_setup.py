@@ -20,7 +20,7 @@ Why this module exists (measured with litellm 1.110.2 on this machine):
 - Retries: the OpenAI SDK under litellm retries twice by default, so one HTTP 500
   is 3 requests and ~1.5 s. ``max_retries=0`` turns off the SDK's retries and
   ``num_retries=0`` litellm's own wrapper retries. Pass ``NO_RETRY_KWARGS`` to
-  every ``litellm.acompletion`` and apply our retry policy in the orchestrator, so
+  every ``litellm.acompletion`` and retry in ``retry.call_with_retries``, so
   each attempt is one HTTP request and one ``llm_call`` trace event
   (``tests/unit/test_scripted_server.py`` asserts exactly one request per call).
   Never set the global ``litellm.num_retries``: it wins over ``num_retries=0``.
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Spread into every litellm.acompletion call: exactly one HTTP request per call.
 NO_RETRY_KWARGS: Final[dict[str, Any]] = {"num_retries": 0, "max_retries": 0}
+# Local OpenAI-compatible servers: the SDK wants *a* key, they ignore it.
+_KEYLESS_PROVIDERS: Final = ("openai/", "hosted_vllm/", "lm_studio/")
 
 # Set before the import; litellm reads them at import time.
 _ENV: Final[dict[str, str]] = {
@@ -54,7 +56,6 @@ _LITELLM_LOGGERS: Final = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 _lock = threading.Lock()
 _module: ModuleType | None = None
-_import_seconds: float | None = None
 
 
 class _RedactingFilter(logging.Filter):
@@ -88,7 +89,7 @@ def _quiet_litellm_logging() -> None:
 
 def import_litellm() -> ModuleType:
     """Import litellm once, configured for a stdio server; returns the module."""
-    global _module, _import_seconds
+    global _module
     with _lock:
         if _module is not None:
             return _module
@@ -101,15 +102,37 @@ def import_litellm() -> ModuleType:
         litellm.suppress_debug_info = True
         litellm.set_verbose = False
         _quiet_litellm_logging()
-        _import_seconds = time.perf_counter() - started
-        log.debug("litellm %s imported in %.2f s", _version(litellm), _import_seconds)
+        seconds = time.perf_counter() - started
+        log.debug("litellm %s imported in %.2f s", _version(litellm), seconds)
         _module = litellm
         return litellm
 
 
-def import_seconds() -> float | None:
-    """How long the import took (None before it happened): for `orion doctor`."""
-    return _import_seconds
+def completion_kwargs(
+    model: str,
+    api_base: str | None,
+    api_key: str | None,
+    messages: list[dict[str, Any]],
+    *,
+    timeout_s: float,
+    **options: Any,
+) -> dict[str, Any]:
+    """The arguments of every `litellm.acompletion` Orion makes (the model client and
+    `orion doctor`'s probe): one request, no hidden retries, a key when one is needed."""
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "timeout": timeout_s,
+        **NO_RETRY_KWARGS,
+        **options,
+    }
+    if api_base:
+        kwargs["api_base"] = api_base
+    if api_key:
+        kwargs["api_key"] = api_key
+    elif model.startswith(_KEYLESS_PROVIDERS):
+        kwargs["api_key"] = "orion-local"
+    return kwargs
 
 
 def _version(module: ModuleType) -> str:

@@ -103,10 +103,3 @@ def tool_message(
     if text_mode:
         return {"role": "user", "content": f"[tool result: {name}]\n{content}"}
     return {"role": "tool", "tool_call_id": call_id, "name": name, "content": content}
-
-
-def cap_output(content: str, limit: int) -> tuple[str, bool]:
-    if len(content) <= limit:
-        return content, False
-    cut = content[:limit]
-    return cut + f"\n... [output truncated: {len(content) - limit} more characters]", True

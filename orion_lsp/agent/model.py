@@ -25,10 +25,9 @@ TextCallback = Callable[[str], Awaitable[None]]
 class ModelError(Exception):
     """The model was unreachable or failed. str() is safe to show a user."""
 
-    def __init__(self, message: str, *, retryable: bool = False, kind: str = "error") -> None:
+    def __init__(self, message: str, *, kind: str = "error") -> None:
         super().__init__(message)
-        self.retryable = retryable
-        self.kind = kind
+        self.kind = kind  # retry.Decision.kind: connection_refused, auth, context_window ...
 
 
 @dataclass
@@ -102,26 +101,20 @@ class LiteLLMModel:
         tools: list[dict[str, Any]] | None,
         on_text: TextCallback,
     ) -> ModelReply:
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
+        from .litellm_setup import completion_kwargs, import_litellm
 
         litellm = import_litellm()
-        kwargs: dict[str, Any] = {
-            "model": self.name,
-            "messages": messages,
-            "stream": True,
+        kwargs = completion_kwargs(
+            self.name,
+            self.api_base,
+            self._api_key,
+            messages,
+            timeout_s=self._timeout_s,
+            stream=True,
             # Token counts arrive in the last chunk only when asked for.
-            "stream_options": {"include_usage": True},
-            "timeout": self._timeout_s,
-            **NO_RETRY_KWARGS,
+            stream_options={"include_usage": True},
             **self._extra,
-        }
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if self._api_key:
-            kwargs["api_key"] = self._api_key
-        elif self.name.startswith(("openai/", "hosted_vllm/", "lm_studio/")):
-            # Local OpenAI-compatible servers need *a* key for the SDK, not a real one.
-            kwargs["api_key"] = "orion-local"
+        )
         if tools:
             kwargs["tools"] = tools
         started = time.monotonic()
@@ -192,10 +185,9 @@ class LiteLLMModel:
         from .retry import decide
 
         decision = decide(exc)
-        retryable = decision.action == "retry"
         reason = f"{cls}: {message}" if cls not in message else message
         log.warning("model call failed: %s", self._redact(reason))
-        return self.error(reason, retryable=retryable, kind=decision.kind)
+        return self.error(reason, kind=decision.kind)
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:

@@ -43,6 +43,7 @@ __all__ = [
     "estimate_tokens",
     "fit_messages",
     "is_ollama",
+    "message_tokens",
     "ollama_extra_params",
 ]
 
@@ -242,7 +243,8 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def _message_tokens(message: dict[str, Any], count: Callable[[str], int]) -> int:
+def message_tokens(message: dict[str, Any], count: Callable[[str], int] = estimate_tokens) -> int:
+    """Estimated tokens of one chat message: content, tool calls, role markers."""
     content = message.get("content")
     if isinstance(content, list):  # multi-part content
         content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
@@ -317,7 +319,7 @@ def fit_messages(
     """
     msgs = list(messages)
     budget = max(0, window - reserve_for_reply)
-    sizes = [_message_tokens(m, count) for m in msgs]
+    sizes = [message_tokens(m, count) for m in msgs]
     total = sum(sizes)
     report = FitReport(window, reserve_for_reply, budget, total, total)
     if total <= budget:

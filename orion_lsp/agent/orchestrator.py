@@ -18,14 +18,21 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..checkpoints.recorder import CheckpointingApplier
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatStore, HistoryLoader, StorageError, TraceStore
+from ..storage import (
+    ChatStore,
+    CheckpointStore,
+    HistoryLoader,
+    StorageError,
+    ThreadStore,
+    TraceStore,
+)
 from . import toolmode
 from .messages import (
     assistant_tool_message,
     build_messages,
-    cap_output,
     tool_message,
 )
 from .model import Model, ToolCallRequest, parse_arguments
@@ -36,7 +43,7 @@ from .prompt_budget import WindowFinder, map_budget
 from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
-from .tools.base import DocumentSource, EditApplier, Tool, ToolContext, ToolResult
+from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
 from .turn_plan import PromptTooLarge, TurnPlan
@@ -59,6 +66,8 @@ class ToolOrchestrator:
         chats: ChatStore,
         traces: TraceStore,
         history: HistoryLoader,
+        threads: ThreadStore,
+        checkpoints: CheckpointStore,
         redactor: Redactor,
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
@@ -70,6 +79,8 @@ class ToolOrchestrator:
         self._chats = chats
         self._traces = traces
         self._history = history
+        self._threads = threads
+        self._checkpoints = checkpoints
         self._redact = redactor
         self._context = context
         self._end_checks = list(end_checks)
@@ -84,13 +95,25 @@ class ToolOrchestrator:
         documents: DocumentSource,
         applier: EditApplier,
     ) -> TurnOutcome:
-        """Run one turn. Raises StorageError and ModelError (after recording them)."""
+        """Run one turn. Raises StorageError and ModelError (after recording them).
+
+        The turn goes to `req.thread_id` (chosen and checked by the front end);
+        without one, to the project's latest thread, or a new one. Every edit
+        passes the checkpoint recorder first (orion_lsp/checkpoints), so the
+        turn can be rewound.
+        """
         settings = self._settings()
+        if req.thread_id is None:
+            choice = await self._threads.choose(req.project.project_id)
+            req.thread_id, req.new_thread = choice.thread_id, choice.new
+        recorder = CheckpointingApplier(
+            applier, self._checkpoints, req.project.project_id, req.thread_id
+        )
         turn = RunningTurn(
             req=req,
             model=self._model_factory(settings),
             ctx=ToolContext(
-                root=req.project.root, turn_id=req.turn_id, documents=documents, applier=applier
+                root=req.project.root, turn_id=req.turn_id, documents=documents, applier=recorder
             ),
             sink=sink,
             settings=settings,
@@ -112,7 +135,9 @@ class ToolOrchestrator:
         """The turn from history to its last step; returns its status or raises."""
         req, settings = turn.req, turn.settings
         await turn.sink.progress(turn.turn_id, "Loading history")
-        history = await self._history.last(req.project.project_id, settings.history_limit)
+        # Only this thread's history, never a rewound turn or an empty (failed) answer.
+        assert req.thread_id is not None
+        history = await self._history.for_model(req.thread_id, settings.history_limit)
         turn.plan = await self._plan(turn)
         turn.messages = build_messages(
             req, history, turn.plan.context, settings, turn.plan.extra_system
@@ -120,7 +145,9 @@ class ToolOrchestrator:
         turn.current = len(turn.messages) - 1
         await self._event(turn, "turn_start", _start_payload(turn, len(history)))
         turn.stored.add("turn_start")
-        await self._chats.add(req.project.project_id, turn.turn_id, "user", req.prompt)
+        await self._chats.add(
+            req.project.project_id, turn.turn_id, "user", req.prompt, thread_id=req.thread_id
+        )
         turn.stored.add("user")
         status = await self._loop(turn)
         if status == COMPLETED:
@@ -202,21 +229,11 @@ class ToolOrchestrator:
     async def _review(self, turn: RunningTurn) -> None:
         """The critic model checks the answer against the tool results; one revision at most."""
         from .critic import critique, revision_prompt
-        from .litellm_setup import NO_RETRY_KWARGS, import_litellm
 
         settings = turn.settings
-        assert settings.critic_model is not None
-        await turn.sink.progress(turn.turn_id, f"Review by {settings.critic_model}")
-        verdict = await critique(
-            import_litellm().acompletion,
-            settings.critic_model,
-            settings.api_base,
-            turn.text,
-            turn.tool_results,
-            turn.req.prompt,
-            api_key=settings.api_key,
-            extra=NO_RETRY_KWARGS,
-        )
+        critic = self._model_factory(settings.for_critic())
+        await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
+        verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
         await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
         turn.critic = verdict.to_trace()
         if (
@@ -245,17 +262,10 @@ class ToolOrchestrator:
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_call", name, None, _call_summary(name, args))
-        if name not in self._tools:
-            known = ", ".join(sorted(self._tools))
-            result = ToolResult(
-                False, f"Unknown tool {name!r}. Tools: {known}.", f"unknown tool {name}"
-            )
-        else:
-            result = await run_tool(self._tools, name, call.arguments, turn.ctx)
-        content, truncated = cap_output(result.content, turn.ctx.max_output_chars)
+        result = await run_tool(self._tools, name, call.arguments, turn.ctx)
         turn.tool_calls.append({"name": name, "ok": result.ok})
         turn.tool_results.append(
-            {"name": name, "arguments": args, "ok": result.ok, "content": content}
+            {"name": name, "arguments": args, "ok": result.ok, "content": result.content}
         )
         await self._event(
             turn,
@@ -265,13 +275,13 @@ class ToolOrchestrator:
                 "id": call.id,
                 "ok": result.ok,
                 "summary": result.summary,
-                "content": content,
-                "truncated": truncated,
+                "content": result.content,
+                "truncated": result.truncated,
                 "data": result.data,
             },
         )
         await turn.sink.tool_event(turn.turn_id, "tool_result", name, result.ok, result.summary)
-        return content
+        return result.content
 
     async def _run_end_checks(self, turn: RunningTurn) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -336,14 +346,22 @@ class ToolOrchestrator:
         """Idempotent: the assistant row that pairs a stored user row, then the
         `turn_end` that pairs a stored `turn_start`; each written at most once."""
         if "user" in turn.stored and "assistant" not in turn.stored:
-            await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
+            await self._chats.add(
+                turn.req.project.project_id,
+                turn.turn_id,
+                "assistant",
+                turn.text,
+                thread_id=turn.req.thread_id,
+            )
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
             await self._event(turn, "turn_end", turn.end_payload(ending))
             turn.stored.add("turn_end")
 
     async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(turn.req.project.project_id, turn.turn_id, type, payload)
+        await self._traces.append(
+            turn.req.project.project_id, turn.turn_id, type, payload, thread_id=turn.req.thread_id
+        )
 
 
 def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:
@@ -351,6 +369,8 @@ def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:
     return {
         "prompt": req.prompt,
         "source": req.source,
+        "threadId": req.thread_id,
+        "root": str(req.project.root),
         "model": model.name,
         "apiBase": model.api_base,
         "activeFile": req.active_file,

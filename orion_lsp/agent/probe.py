@@ -10,9 +10,8 @@ model so `toolMode: auto` uses it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from .litellm_setup import NO_RETRY_KWARGS, import_litellm
+from .litellm_setup import completion_kwargs, import_litellm
 from .textcalls import parse_text_tool_calls
 from .toolmode import NATIVE, TEXT
 
@@ -35,20 +34,18 @@ async def probe_tool_mode(
 ) -> tuple[str, str]:
     """(mode, how it was decided)."""
     litellm = import_litellm()
-    kwargs: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "user", "content": "Call the ping tool with message 'hello'."}],
-        "tools": [_PING],
-        "tool_choice": "auto",
-        "max_tokens": 64,
-        "temperature": 0,
-        "stream": False,
-        "timeout": timeout_s,
-        **NO_RETRY_KWARGS,
-    }
-    if api_base:
-        kwargs["api_base"] = api_base
-    kwargs["api_key"] = api_key or "orion-local"
+    kwargs = completion_kwargs(
+        model,
+        api_base,
+        api_key,
+        [{"role": "user", "content": "Call the ping tool with message 'hello'."}],
+        timeout_s=timeout_s,
+        tools=[_PING],
+        tool_choice="auto",
+        max_tokens=64,
+        temperature=0,
+        stream=False,
+    )
     async with asyncio.timeout(timeout_s + 5):
         response = await litellm.acompletion(**kwargs)
     message = response.choices[0].message

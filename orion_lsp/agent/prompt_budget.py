@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from .model_cache import ModelInfoCache
-from .model_info import FitReport, context_window, fit_messages
+from .model_info import FitReport, context_window, fit_messages, message_tokens
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,6 @@ def fit_turn(
     head = messages[: current + 1]
     tail = messages[current + 1 :]
     # The current turn's later messages (tool round-trips) come off the budget first.
-    tail_tokens = sum(_tokens(m) for m in tail)
+    tail_tokens = sum(message_tokens(m) for m in tail)
     kept, report = fit_messages(head, max(1, window - tail_tokens), reply_reserve(window))
     return kept + tail, report
-
-
-def _tokens(message: dict[str, Any]) -> int:
-    from .model_info import estimate_tokens
-
-    text = str(message.get("content") or "")
-    for call in message.get("tool_calls") or []:
-        text += str(call.get("function", {}).get("arguments", ""))
-    return estimate_tokens(text) + 6

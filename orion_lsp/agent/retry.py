@@ -1,4 +1,5 @@
-"""Retry policy for model calls: which failures are worth another attempt, and when.
+"""Retry policy and the one retry loop for model calls: which failures are worth
+another attempt, when, and how many.
 
 The OpenAI SDK under litellm retries on its own, invisibly; we turn that off
 (`litellm_setup.NO_RETRY_KWARGS`) and retry here, so every attempt is one HTTP
@@ -30,19 +31,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from ..redact import redact
-
 __all__ = [
+    "MAX_ATTEMPTS",
     "Attempt",
     "Decision",
     "backoff_delays",
     "call_with_retries",
-    "classify",
     "decide",
 ]
 
 Action = Literal["retry", "fatal"]
 T = TypeVar("T")
+
+# Attempts per model call (the first one included).
+MAX_ATTEMPTS = 3
 
 _CONTEXT_RE = re.compile(
     r"context[ _-]?(window|length|size)|maximum context|context_length_exceeded"
@@ -159,11 +161,6 @@ def decide(exc: BaseException, *, after_output: bool = False) -> Decision:
     return Decision("fatal", "unknown", status)
 
 
-def classify(exc: BaseException, *, after_output: bool = False) -> Action:
-    """ "retry" or "fatal" for an exception raised by a model call."""
-    return decide(exc, after_output=after_output).action
-
-
 def backoff_delays(
     max_attempts: int = 3,
     base: float = 0.5,
@@ -192,36 +189,31 @@ def backoff_delays(
 
 @dataclass(frozen=True)
 class Attempt:
-    """One try of a model call, for the trace (`llm_call` gets one per attempt)."""
+    """One failed try of a call, as the retry loop decided about it."""
 
     number: int  # 1-based
-    ok: bool
     duration_ms: int
-    kind: str | None = None  # Decision.kind when failed
-    status: int | None = None
-    error: str | None = None  # first line, redacted
-    will_retry: bool = False
+    kind: str  # Decision.kind
+    status: int | None
+    will_retry: bool
     delay_s: float | None = None  # wait before the next attempt
-
-    def to_trace(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 async def call_with_retries(
-    fn: Callable[[], Awaitable[T]],
+    fn: Callable[[int], Awaitable[T]],
     *,
-    max_attempts: int = 3,
+    max_attempts: int = MAX_ATTEMPTS,
     base: float = 0.5,
     cap: float = 8.0,
-    on_attempt: Callable[[Attempt], Awaitable[None]] | None = None,
+    on_failure: Callable[[Attempt, Exception], Awaitable[None]] | None = None,
     after_output: Callable[[], bool] | None = None,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> T:
-    """Run `fn` until it succeeds, fails fatally, or `max_attempts` are used.
+    """Run `fn(attempt_number)` until it succeeds, fails fatally, or `max_attempts` are used.
 
-    `on_attempt` is awaited after every attempt (store the trace event there;
-    it runs before the wait, so the trace shows the retry as it happens).
+    `on_failure` is awaited after every failed attempt, before the wait (store
+    the trace event there, so the trace shows the retry as it happens).
     `after_output()` tells whether the failed attempt already streamed text to
     the user (then it is not retried). The last exception is re-raised as is.
     """
@@ -229,24 +221,16 @@ async def call_with_retries(
     for number in range(1, max_attempts + 1):
         started = time.monotonic()
         try:
-            result = await fn()
+            return await fn(number)
         except Exception as exc:
-            ms = int((time.monotonic() - started) * 1000)
             decision = decide(exc, after_output=bool(after_output and after_output()))
             retry = decision.action == "retry" and number < max_attempts
             delay = delays[number - 1] if retry else None
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            attempt = Attempt(
-                number, False, ms, decision.kind, decision.status, redact(first), retry, delay
-            )
-            if on_attempt is not None:
-                await on_attempt(attempt)
-            if not retry:
+            ms = int((time.monotonic() - started) * 1000)
+            if on_failure is not None:
+                attempt = Attempt(number, ms, decision.kind, decision.status, retry, delay)
+                await on_failure(attempt, exc)
+            if delay is None:
                 raise
-            assert delay is not None
             await sleep(delay)
-            continue
-        if on_attempt is not None:
-            await on_attempt(Attempt(number, True, int((time.monotonic() - started) * 1000)))
-        return result
     raise AssertionError("unreachable")  # the loop returns or raises

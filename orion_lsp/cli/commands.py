@@ -17,7 +17,7 @@ from ..agent.turn import TurnRequest
 from ..config import SettingsError, load_settings
 from ..project import Project, real_root
 from ..services import Services, make_model, open_services
-from ..storage import StorageError
+from ..storage import StorageError, ThreadNotFound
 from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
 
 
@@ -56,7 +56,8 @@ async def run_command(args: Any) -> int:
         from .doctor import run_doctor
 
         return await run_doctor(settings)
-    services = await open_services(settings)
+    # Only a turn needs the agent half (repo map, tools, model client).
+    services = await open_services(settings, eager=args.command == "chat")
     try:
         services.require_db()
         if args.command == "chat":
@@ -65,7 +66,9 @@ async def run_command(args: Any) -> int:
             return await cmd_history(services, args)
         if args.command == "traces":
             return await cmd_traces(services, args)
-        return EXIT_USAGE
+        from . import threads
+
+        return await threads.run(services, args)
     except StorageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_STORAGE
@@ -79,11 +82,20 @@ async def cmd_chat(services: Services, args: Any) -> int:
         print(f"orion: not a directory: {args.workspace}", file=sys.stderr)
         return EXIT_USAGE
     project = Project(args.project_id, real_root(root))
+    if args.prompt is not None and not args.prompt.strip():
+        print("orion: the prompt is empty", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        # Chosen once: an interactive session stays in one thread.
+        choice = await services.require_threads().choose(
+            project.project_id, args.thread, new=args.new
+        )
+    except ThreadNotFound as exc:
+        print(f"orion: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    thread_id = choice.thread_id
     if args.prompt is not None:
-        if not args.prompt.strip():
-            print("orion: the prompt is empty", file=sys.stderr)
-            return EXIT_USAGE
-        return await _one_turn(services, project, args.prompt)
+        return await _one_turn(services, project, args.prompt, thread_id)
     status = EXIT_OK
     print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
     while True:
@@ -93,7 +105,7 @@ async def cmd_chat(services: Services, args: Any) -> int:
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt)
+        status = await _one_turn(services, project, prompt, thread_id)
         if status == EXIT_STORAGE:
             return status
     return status
@@ -108,10 +120,10 @@ def _read_prompt() -> str | None:
     return line.rstrip("\n")
 
 
-async def _one_turn(services: Services, project: Project, prompt: str) -> int:
+async def _one_turn(services: Services, project: Project, prompt: str, thread_id: str) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
-    req = TurnRequest(project=project, prompt=prompt, source="cli")
+    req = TurnRequest(project=project, prompt=prompt, source="cli", thread_id=thread_id)
     task = asyncio.create_task(
         orchestrator.run(
             req, TerminalSink(), documents=NoDocuments(), applier=DiskEditApplier(project.root)
@@ -140,7 +152,7 @@ async def _one_turn(services: Services, project: Project, prompt: str) -> int:
     for edit in outcome.edits:
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
-    print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    print(f"[turn {outcome.turn_id} {outcome.status}, thread {thread_id}]", file=sys.stderr)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
 
@@ -158,21 +170,24 @@ async def _index_briefly(services: Services, project: Project) -> None:
 
 
 async def cmd_history(services: Services, args: Any) -> int:
-    assert services.history is not None
-    messages = await services.history.last(args.project_id, args.limit)
-    if args.json:
-        print_json(
-            {
-                "projectId": args.project_id,
-                "messages": [m.to_wire() for m in messages],
-            }
+    from ..conversations import history_object
+
+    try:
+        obj = await history_object(
+            services, args.project_id, args.thread, args.limit, args.include_rewound
         )
+    except ThreadNotFound as exc:
+        print(f"orion: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print_json(obj)
         return EXIT_OK
-    if not messages:
+    if not obj["messages"]:
         print(f"(no messages for {args.project_id})", file=sys.stderr)
-    for m in messages:
-        print(f"--- {m.role} {m.created_at} turn {m.turn_id[:8]}")
-        print(m.content)
+    for m in obj["messages"]:
+        mark = " (rewound)" if m.get("rewound") else ""
+        print(f"--- {m['role']} {m['createdAt']} turn {m['turnId'][:8]}{mark}")
+        print(m["content"])
     return EXIT_OK
 
 

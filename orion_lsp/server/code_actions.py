@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from ..agent.turn import TurnRequest
+from ..positions import UTF8, UTF16, TextPositions, encoding_of, line_of_offset, units
 from ..project import uri_to_path
-from .arguments import Range, parse_range, single_object
+from .arguments import Range, ThreadKeys, parse_range, parse_thread_keys, single_object
 from .errors import InvalidArguments
 
 if TYPE_CHECKING:
@@ -194,16 +195,6 @@ def _reparse(lang: str, old: bytes, old_tree: Tree, new: bytes) -> Tree:
     return parser(lang).parse(new, old_tree)
 
 
-def _byte_column(line: str, character: int) -> int:
-    """LSP UTF-16 column -> UTF-8 byte column (what tree-sitter points use)."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return len(line[:i].encode("utf-8", "surrogatepass"))
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line.encode("utf-8", "surrogatepass"))
-
-
 def _name_of(node: Node) -> str | None:
     named = node.child_by_field_name("name")
     if named is None:
@@ -223,17 +214,24 @@ def _name_of(node: Node) -> str | None:
 
 
 def find_definition(
-    text: str, lang: str, line: int, character: int, *, tree: Tree | None = None
+    text: str,
+    lang: str,
+    line: int,
+    character: int,
+    encoding: str = UTF16,
+    *,
+    tree: Tree | None = None,
 ) -> Definition | None:
-    """The innermost named function or class containing (line, character)."""
+    """The innermost named function or class containing the LSP position (line, character)."""
     src = text.encode("utf-8", "surrogatepass")
     if tree is None:
         tree = parser(lang).parse(src)
-    lines = text.split("\n")
-    if line >= len(lines):
+    at = TextPositions(text, encoding)
+    if line >= len(at.starts):
         return None
-    point = (line, _byte_column(lines[line], character))
-    node: Node | None = tree.root_node.named_descendant_for_point_range(point, point)
+    # tree-sitter counts UTF-8 bytes; a byte offset also spares its idea of rows.
+    byte = units(text[: at.offset(line, character)], UTF8)
+    node: Node | None = tree.root_node.named_descendant_for_byte_range(byte, byte)
     types = _DEF_TYPES.get(lang, frozenset())
     while node is not None:
         if node.type in types:
@@ -261,7 +259,11 @@ def find_definition(
                     else "function"
                 )
                 body = src[outer.start_byte : outer.end_byte].decode("utf-8", "replace")
-                return Definition(name, kind, outer.start_point[0], outer.end_point[0], body)
+                first, last = (
+                    line_of_offset(at.starts, len(src[:b].decode("utf-8", "surrogatepass")))
+                    for b in (outer.start_byte, outer.end_byte)
+                )
+                return Definition(name, kind, first, last, body)
         node = node.parent
     return None
 
@@ -309,8 +311,12 @@ def list_actions(
     version: Any,
     params: lsp.CodeActionParams,
     trees: TreeCache | None = None,
+    encoding: str = UTF16,
 ) -> list[lsp.CodeAction]:
-    """The Orion actions for a range (pure: no model, no storage)."""
+    """The Orion actions for a range (pure: no model, no storage).
+
+    `encoding` is the negotiated position encoding the request's range is in.
+    """
     only = [str(k) for k in params.context.only] if params.context.only else None
     rng = params.range
     out: list[lsp.CodeAction] = []
@@ -333,7 +339,9 @@ def list_actions(
     if text is not None and lang is not None and _wanted(lsp.CodeActionKind.RefactorRewrite, only):
         src = text.encode("utf-8", "surrogatepass")
         tree = trees.tree(uri, version, lang, src) if trees is not None else None
-        found = find_definition(text, lang, rng.start.line, rng.start.character, tree=tree)
+        found = find_definition(
+            text, lang, rng.start.line, rng.start.character, encoding, tree=tree
+        )
         if found is not None:
             for action, title in (
                 ("docstring", "Orion: Add docstring"),
@@ -357,7 +365,8 @@ def code_actions(
         text, version = doc.source, doc.version
     except Exception:  # not open and unreadable: the diagnostic actions still work
         text, version = None, None
-    return list_actions(uri, text, version, params, trees)
+    encoding = encoding_of(ls.workspace.position_encoding)
+    return list_actions(uri, text, version, params, trees, encoding)
 
 
 def resolve(action: lsp.CodeAction) -> lsp.CodeAction:
@@ -379,6 +388,7 @@ class CodeActionArgs:
     range: Range
     diagnostic: dict[str, Any] | None = None
     detach: bool = False
+    thread: ThreadKeys = ThreadKeys()
 
 
 def parse_code_action(arguments: Any) -> CodeActionArgs:
@@ -401,7 +411,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
     detach = obj.get("detach", False)
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
-    return CodeActionArgs(action, uri, rng, diagnostic, detach)
+    return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))
 
 
 def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:
@@ -412,7 +422,7 @@ def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:
     lang = language_for_path(rel)
     r = args.range
     found = (
-        find_definition(text, lang, r.start_line, r.start_character)
+        find_definition(text, lang, r.start_line, r.start_character, requests.position_encoding)
         if text is not None and lang is not None
         else None
     )

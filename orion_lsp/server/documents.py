@@ -1,48 +1,44 @@
-"""Open editor buffers that stay cheap to edit when they are large.
+"""Open editor buffers: cheap to edit when large, exact in every position encoding.
 
 pygls 2.1 applies every incremental `didChange` by splitting the whole
 document into lines and writing it back out in Python: ~50 ms per keystroke
 in a 10 MB buffer on these machines, during which the server answers nothing
 (`orion.status` waited 370-760 ms at p95 in the reliability test). This
 document keeps the offsets where lines start, so an edit is one string splice
-plus a rescan of the few lines it touched; line boundaries, and thus every
-position, are exactly those of `str.splitlines` that pygls uses.
+plus a rescan of the text it touched.
+
+Its lines are LSP's (`orion_lsp/positions.py`: "\\n", "\\r\\n", "\\r") and a
+change's range is read in the negotiated position encoding, where pygls cuts
+lines with `str.splitlines` (a form feed or U+2028 starts a new line there,
+and not in any editor) and clamps a column past the end of the last line to
+one character before it.
 """
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 from lsprotocol import types as lsp
 from pygls.workspace import TextDocument, Workspace
 
-# The boundaries `str.splitlines()` splits on (pygls' `lines` uses it).
-_LINE_END = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-
-
-def line_starts(text: str, base: int = 0) -> list[int]:
-    """Offsets (plus `base`) where the lines of `text` start, as `splitlines` cuts them."""
-    if not text:
-        return []
-    starts = [base]
-    end = len(text)
-    for m in _LINE_END.finditer(text):
-        if m.end() < end:
-            starts.append(base + m.end())
-    return starts
+from ..positions import LINE_BREAK, TextPositions, encoding_of, line_starts
 
 
 class _Lines(Sequence[str]):
-    """A read-only view of a document's lines, without splitting the document."""
+    """A read-only view of a document's lines (with their breaks), without splitting it.
+
+    Like pygls' `lines`: a text that ends with a line break has no empty last line.
+    """
 
     def __init__(self, source: str, starts: list[int]) -> None:
         self._source = source
         self._starts = starts
+        self._n = len(starts) - (1 if starts[-1] == len(source) else 0)
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -53,12 +49,11 @@ class _Lines(Sequence[str]):
     def __getitem__(self, i: int | slice) -> str | list[str]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self._starts)
         if i < 0:
-            i += n
-        if not 0 <= i < n:
+            i += self._n
+        if not 0 <= i < self._n:
             raise IndexError("line index out of range")
-        end = self._starts[i + 1] if i + 1 < n else len(self._source)
+        end = self._starts[i + 1] if i + 1 < len(self._starts) else len(self._source)
         return self._source[self._starts[i] : end]
 
     def __iter__(self) -> Iterator[str]:
@@ -86,34 +81,26 @@ class LineIndexedDocument(TextDocument):
     def _apply_incremental_change(self, change: lsp.TextDocumentContentChangePartial) -> None:
         src = self.source
         starts = self._line_starts()
-        n = len(starts)
-        view = _Lines(src, starts)
-        rng = self._position_codec.range_from_client_units(view, change.range)
-        sl, el = rng.start.line, rng.end.line
-        if sl >= n:  # an edit at the very end of the file (as pygls does it)
-            self._source = src + change.text
-            self._starts = None
-            return
-        line_end = starts[sl + 1] if sl + 1 < n else len(src)
-        start = min(starts[sl] + rng.start.character, line_end)
-        if el < n:
-            end_line_end = starts[el + 1] if el + 1 < n else len(src)
-            end = min(starts[el] + rng.end.character, end_line_end)
-        else:
-            end = len(src)
-        new = src[:start] + change.text + src[end:]
-        delta = len(new) - len(src)
-        # Rescan from the line before the edit (a "\r" + "\n" may join across it) to
-        # the line after it; shift every later line start by the size change.
-        first = max(sl - 1, 0)
-        after = min(max(el, sl) + 2, n)
-        window_end = (starts[after] if after < n else len(src)) + delta
-        rescanned = line_starts(new[starts[first] : window_end], starts[first])
-        tail = starts[after:]
-        if delta:
-            tail = [s + delta for s in tail]
-        self._source = new
-        self._starts = starts[:first] + rescanned + tail
+        at = TextPositions(src, encoding_of(self._position_codec.encoding), starts)
+        rng = change.range
+        start = at.offset(rng.start.line, rng.start.character)
+        end = max(start, at.offset(rng.end.line, rng.end.character))
+        text = change.text
+        self._source = src[:start] + text + src[end:]
+        # A line start is decided by the one or two characters before it, so
+        # only starts in [start, start + len(text)] of the new text can differ:
+        # those before stay, those after the old `end` move by the size change.
+        delta = len(text) - (end - start)
+        lo = max(start - 1, 0)
+        window = self._source[lo : start + len(text) + 1]
+        fresh = [
+            lo + m.end()
+            for m in LINE_BREAK.finditer(window)
+            if start <= lo + m.end() <= start + len(text)
+        ]
+        head = starts[: max(bisect_left(starts, start), 1)]
+        tail = [s + delta for s in starts[bisect_right(starts, end) :]]
+        self._starts = head + fresh + tail
 
 
 class LineIndexedWorkspace(Workspace):

@@ -4,7 +4,8 @@
   through didOpen/didChange/didClose), not stale disk.
 - `EditorSink`: `orion/chatDelta`, `orion/toolEvent` and `$/progress` reports.
 - `LspEditApplier`: each edit is one `workspace/applyEdit`, so the editor can
-  undo it; sensitive paths need the user's yes first.
+  undo it, its range in the position encoding negotiated at `initialize`;
+  sensitive paths need the user's yes first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pygls.uris import from_fs_path
 
 from ..agent.guard import EditRefused, sensitive_reason
 from ..agent.tools.base import FileEdit, OpenDocument
+from ..positions import TextPositions, addressable, encoding_of
 from ..project import uri_to_path
 from ..redact import Redactor
 
@@ -63,6 +65,11 @@ class WorkspaceDocuments:
             return None
         doc = self._server.workspace.text_documents.get(uri)
         return OpenDocument(text=doc.source, version=doc.version) if doc is not None else None
+
+    @property
+    def position_encoding(self) -> str:
+        """The encoding of `character` in every position to and from this client."""
+        return encoding_of(self._server.workspace.position_encoding)
 
     def uri_for(self, path: Path) -> str:
         """The URI the editor knows the file by (it may be through a symlink)."""
@@ -157,10 +164,9 @@ class LspEditApplier:
             )
             text_range = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
             version = None
+            new_text = edit.new_text
         else:
-            assert edit.range is not None
-            sl, sc, el, ec = edit.range
-            text_range = lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec))
+            text_range, new_text = self._range(edit)
             # The client refuses the edit if its buffer moved past this version.
             version = edit.version
         changes.append(
@@ -168,10 +174,10 @@ class LspEditApplier:
                 text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
                 edits=[
                     lsp.AnnotatedTextEdit(
-                        range=text_range, new_text=edit.new_text, annotation_id=annotation_id
+                        range=text_range, new_text=new_text, annotation_id=annotation_id
                     )
                     if annotation_id
-                    else lsp.TextEdit(range=text_range, new_text=edit.new_text)
+                    else lsp.TextEdit(range=text_range, new_text=new_text)
                 ],
             )
         )
@@ -229,15 +235,20 @@ class LspEditApplier:
         """Clients without documentChanges: a `changes` map (cannot create files)."""
         if edit.create:
             raise EditRefused("this editor cannot create files through the language server")
-        assert edit.range is not None
-        sl, sc, el, ec = edit.range
-        text_edit = lsp.TextEdit(
-            range=lsp.Range(lsp.Position(sl, sc), lsp.Position(el, ec)), new_text=edit.new_text
-        )
+        text_range, new_text = self._range(edit)
+        text_edit = lsp.TextEdit(range=text_range, new_text=new_text)
         params = lsp.ApplyWorkspaceEditParams(
             edit=lsp.WorkspaceEdit(changes={uri: [text_edit]}), label=f"Orion: edit {edit.rel_path}"
         )
         return await self._send(params, edit)
+
+    def _range(self, edit: FileEdit) -> tuple[lsp.Range, str]:
+        """The replaced span as an LSP range in the negotiated position encoding."""
+        start, end, new_text = addressable(edit.old_content, edit.start, edit.end, edit.new_text)
+        at = TextPositions(edit.old_content, self._documents.position_encoding)
+        return lsp.Range(
+            lsp.Position(*at.position(start)), lsp.Position(*at.position(end))
+        ), new_text
 
     async def _send(self, params: lsp.ApplyWorkspaceEditParams, edit: FileEdit) -> bool:
         try:

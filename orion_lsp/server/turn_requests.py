@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..agent.turn import Selection, TurnRequest
+from ..positions import slice_range
 from ..project import Project, ProjectSet, uri_to_path
 from .arguments import Range
 from .errors import InvalidArguments
@@ -40,6 +41,11 @@ class TurnRequests:
     def __init__(self, projects: ProjectSet, documents: WorkspaceDocuments) -> None:
         self._projects = projects
         self._documents = documents
+
+    @property
+    def position_encoding(self) -> str:
+        """How the client counts `character` in every range it sends (positions.py)."""
+        return self._documents.position_encoding
 
     def project(self, uri: str | None) -> Project:
         """The project of `uri`, or the first workspace folder without one."""
@@ -86,7 +92,12 @@ class TurnRequests:
                 selection.start_character,
                 selection.end_line,
                 selection.end_character,
-                slice_range(target.text, selection),
+                slice_range(
+                    target.text,
+                    (selection.start_line, selection.start_character),
+                    (selection.end_line, selection.end_character),
+                    self.position_encoding,
+                ),
             )
         return req
 
@@ -101,29 +112,3 @@ def _read_small(path: Path) -> str | None:
     if b"\0" in data[:8192]:
         return None
     return data.decode("utf-8", errors="replace")
-
-
-def _utf16_to_index(line: str, character: int) -> int:
-    """LSP columns count UTF-16 code units; Python indexes code points."""
-    units = 0
-    for i, ch in enumerate(line):
-        if units >= character:
-            return i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return len(line)
-
-
-def slice_range(text: str, rng: Range) -> str:
-    lines = text.splitlines(keepends=True)
-    if rng.start_line >= len(lines):
-        return ""
-    start = sum(len(line) for line in lines[: rng.start_line]) + _utf16_to_index(
-        lines[rng.start_line], rng.start_character
-    )
-    if rng.end_line >= len(lines):
-        end = len(text)
-    else:
-        end = sum(len(line) for line in lines[: rng.end_line]) + _utf16_to_index(
-            lines[rng.end_line], rng.end_character
-        )
-    return text[start:end]

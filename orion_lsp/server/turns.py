@@ -66,7 +66,12 @@ class TurnRunner:
         if detach:
             self._detached.add(task)
             task.add_done_callback(self._detached_done)
-            return {"projectId": req.project.project_id, "turnId": req.turn_id, "status": "running"}
+            return {
+                "projectId": req.project.project_id,
+                "turnId": req.turn_id,
+                "threadId": req.thread_id,
+                "status": "running",
+            }
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -114,7 +119,7 @@ class TurnRunner:
                 self._show_error(err.message)
             raise err from None
         finally:
-            sink.turn_end(end)
+            sink.turn_end({**end, "threadId": req.thread_id})
             self._end_progress(sink.progress_token, end["status"])
 
     def _detached_done(self, task: asyncio.Task[Any]) -> None:

@@ -16,6 +16,7 @@ from pytest_lsp import client_capabilities
 from pytest_lsp.client import LanguageClient, make_test_lsp_client
 
 from orion_lsp.testing import ScriptedModelServer
+from tests import editor_text
 
 API_KEY = "sk-orion-test-CANARY-4f1b2c3d4e5f"
 
@@ -32,6 +33,12 @@ class Session:
     apply_edits: list[lsp.ApplyWorkspaceEditParams] = field(default_factory=list)
     apply_result: bool = True
     transcript: list[str] = field(default_factory=list)
+    # The position encoding the server chose at `initialize`.
+    encoding: str = "utf-16"
+    # With `follow_edits`, the client behaves like an editor for the buffers it
+    # opened: applyEdit changes them (in `encoding`) and is followed by didChange.
+    follow_edits: bool = False
+    buffers: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     async def chat(self, prompt: str, **kw: Any) -> Any:
         return await self.command("orion.chat", {"prompt": prompt, **kw})
@@ -57,12 +64,43 @@ class Session:
 
     async def open(self, rel: str, text: str, version: int = 1) -> str:
         uri = (self.workspace / rel).as_uri()
+        self.buffers[uri] = (text, version)
         self.client.text_document_did_open(
             lsp.DidOpenTextDocumentParams(
                 lsp.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
             )
         )
         return uri
+
+    def edit_buffers(self, edit: lsp.WorkspaceEdit) -> str | None:
+        """Apply a workspace edit to the open buffers as an editor does, then didChange.
+
+        Returns why not (and changes nothing) when a versioned edit is stale.
+        """
+        for change in edit.document_changes or []:
+            doc = getattr(change, "text_document", None)
+            if doc is not None and doc.version is not None and doc.uri in self.buffers:
+                if self.buffers[doc.uri][1] != doc.version:
+                    return f"version {doc.version} of {doc.uri} is stale"
+        for uri, edits in editor_text.text_edits(edit).items():
+            if uri not in self.buffers:
+                continue
+            text, version = self.buffers[uri]
+            changes = []
+            # An editor applies a document's edits from the last to the first.
+            for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character))[
+                ::-1
+            ]:
+                text = editor_text.apply_text_edit(text, e.range, e.new_text, self.encoding)
+                changes.append(lsp.TextDocumentContentChangePartial(range=e.range, text=e.new_text))
+            self.buffers[uri] = (text, version + 1)
+            self.client.text_document_did_change(
+                lsp.DidChangeTextDocumentParams(
+                    text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version + 1),
+                    content_changes=changes,
+                )
+            )
+        return None
 
 
 def make_workspace(root: Path) -> Path:
@@ -105,7 +143,7 @@ async def start_session(
     db: Path,
     model: ScriptedModelServer,
     *,
-    caps: str = "visual-studio-code",
+    caps: str | lsp.ClientCapabilities = "visual-studio-code",
     env: dict[str, str] | None = None,
     init_options: dict[str, Any] | None = None,
     log_file: Path | None = None,
@@ -129,6 +167,10 @@ async def start_session(
     @client.feature(lsp.WORKSPACE_APPLY_EDIT)
     def _apply(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         session.apply_edits.append(params)
+        if session.follow_edits and session.apply_result:
+            stale = session.edit_buffers(params.edit)
+            if stale is not None:
+                return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason=stale)
         return lsp.ApplyWorkspaceEditResult(applied=session.apply_result)
 
     await client.start_io(
@@ -139,14 +181,15 @@ async def start_session(
         str(log_file),
         env=env if env is not None else model_env(model, db),
     )
-    await client.initialize_session(
+    init = await client.initialize_session(
         lsp.InitializeParams(
-            capabilities=client_capabilities(caps),
+            capabilities=client_capabilities(caps) if isinstance(caps, str) else caps,
             workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
             root_uri=workspace.as_uri(),
             initialization_options=init_options,
         )
     )
+    session.encoding = str(init.capabilities.position_encoding or "utf-16")
     return session
 
 

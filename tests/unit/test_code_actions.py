@@ -47,10 +47,17 @@ def test_innermost_definition(lang: str, code: str, pos: tuple[int, int], want: 
     assert got == want
 
 
-def test_utf16_columns_after_a_wide_character() -> None:
-    # Line 4 has an emoji (2 UTF-16 units, 4 UTF-8 bytes) before column 30.
-    found = find_definition(PY, "python", 4, 30)
-    assert found is not None and found.name == "price"
+JS_WIDE = 'const s = "😀😀😀"; function f() { return 1; }\n'
+
+
+@pytest.mark.parametrize(("encoding", "column"), [("utf-8", 26), ("utf-16", 20), ("utf-32", 17)])
+def test_columns_after_wide_characters_in_each_encoding(encoding: str, column: int) -> None:
+    # `column` is the "f" of "function" in each encoding; read in another
+    # encoding it would point into the string of emoji, outside `f`.
+    assert JS_WIDE[17:25] == "function"
+    found = find_definition(JS_WIDE, "javascript", 0, column, encoding)
+    assert found is not None and found.name == "f"
+    assert find_definition(JS_WIDE, "javascript", 0, 14, encoding) is None
 
 
 def _params(sl, sc, el, ec, diags=(), only=None) -> lsp.CodeActionParams:

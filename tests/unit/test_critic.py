@@ -11,6 +11,8 @@ import pytest
 
 from orion_lsp.agent.critic import CriticVerdict, critique, parse_verdict, revision_prompt
 from orion_lsp.agent.litellm_setup import import_litellm
+from orion_lsp.agent.model import LiteLLMModel
+from orion_lsp.redact import Redactor
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply
 
 QUESTION = "Where is the order total computed?"
@@ -32,10 +34,10 @@ def litellm() -> ModuleType:
 
 
 async def _critique(litellm: ModuleType, base: str, **kw: Any) -> CriticVerdict:
+    # The critic is a Model like the main one: the real client, the real litellm.
+    model = LiteLLMModel(ScriptedModelServer.model, base, None, Redactor())
     return await critique(
-        litellm.acompletion,
-        ScriptedModelServer.model,
-        base,
+        model,
         kw.pop("answer", ANSWER),
         kw.pop("tool_results", TOOL_RESULTS),
         QUESTION,
@@ -49,12 +51,12 @@ async def test_pass(litellm: ModuleType) -> None:
         body = srv.requests[0]
     assert (verdict.passed, verdict.verdict, verdict.available) == (True, "pass", True)
     assert verdict.raw == "PASS" and verdict.feedback == ""
-    # The critic saw the question, every tool result and the answer; one request, not streamed.
+    # The critic saw the question, every tool result and the answer; one request, no tools.
     user = body["messages"][-1]["content"]
     assert QUESTION in user and ANSWER in user
     assert "read_file({'path': 'shop/orders.py'})" in user and "42         return sum" in user
     assert "list_files: shop/orders.py" in user
-    assert not body.get("stream") and body["temperature"] == 0
+    assert "tools" not in body and body["temperature"] == 0 and body["max_tokens"] == 300
 
 
 async def test_revise_carries_the_unsupported_claims(litellm: ModuleType) -> None:
@@ -66,6 +68,8 @@ async def test_revise_carries_the_unsupported_claims(litellm: ModuleType) -> Non
     assert verdict.raw == reply
     prompt = revision_prompt(verdict)
     assert "Order.discount()" in prompt and "Revise your answer" in prompt
+    # The revision gets no tools, so the prompt must not ask it to call one.
+    assert "tool first" not in prompt and "call a tool" not in prompt
     trace = verdict.to_trace()
     assert trace["verdict"] == "revise" and trace["criticModel"] == "openai/scripted"
 
@@ -96,6 +100,7 @@ async def test_critic_timeout(litellm: ModuleType) -> None:
     with ScriptedModelServer([ScriptedReply(text="PASS", delay_s=3)]) as srv:
         verdict = await _critique(litellm, srv.base_url, timeout_s=0.3)
     assert verdict.passed and not verdict.available and "Timeout" in verdict.feedback
+    assert "0.3 s" in verdict.feedback
 
 
 async def test_unclear_verdict_keeps_the_answer(litellm: ModuleType) -> None:
@@ -142,3 +147,16 @@ async def test_large_tool_results_are_bounded(litellm: ModuleType) -> None:
 )
 def test_parse_verdict_variants(raw: str, verdict: str) -> None:
     assert parse_verdict(raw)[0] == verdict
+
+
+def test_critic_settings_have_their_own_server() -> None:
+    from orion_lsp.config import load_settings
+
+    base = {"model": "openai/main", "apiBase": "http://main:1/v1", "criticModel": "openai/c"}
+    same = load_settings(base, environ={}).for_critic()
+    assert (same.model, same.api_base) == ("openai/c", "http://main:1/v1")
+    own = load_settings({**base, "criticApiBase": "http://critic:2/v1"}, environ={}).for_critic()
+    assert own.api_base == "http://critic:2/v1"
+    env = load_settings(base, environ={"ORION_CRITIC_API_BASE": "http://env:3/v1"})
+    assert env.for_critic().api_base == "http://env:3/v1"
+    assert env.public()["criticApiBase"] == "http://env:3/v1"

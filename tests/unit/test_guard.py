@@ -138,6 +138,8 @@ class FakeClient:
 
 
 class Docs:
+    position_encoding = "utf-16"
+
     def __init__(self) -> None:
         self.docs: dict[Path, OpenDocument] = {}
 
@@ -162,7 +164,8 @@ def _edit(tmp_path: Path, rel: str, version: int | None = 1) -> FileEdit:
         create=False,
         old_content="a = 1\n",
         new_content="a = 2\n",
-        range=(0, 4, 0, 5),
+        start=4,
+        end=5,
         new_text="2",
         version=version,
     )

@@ -126,6 +126,19 @@ async def test_server_error_is_retried_and_each_attempt_recorded(services, proje
     assert llm[1]["attempt"] == 2
 
 
+async def test_a_failing_model_gets_three_attempts_then_the_error(services, project, model):
+    from orion_lsp.agent.model import ModelError
+
+    model.push(*[ScriptedReply(status=503, error_message="still loading")] * 4)
+    with pytest.raises(ModelError):
+        await run(services, project, "hi")
+    assert len(model.requests) == 3
+    evs, _ = await _ledger(services, project)
+    llm = [json.loads(p) for _, t, p in evs if t == "llm_call"]
+    assert [(e["attempt"], e["willRetry"]) for e in llm] == [(1, True), (2, True), (3, False)]
+    assert json.loads(evs[-1][2])["status"] == "error"
+
+
 async def test_auth_error_is_not_retried(services, project, model):
     from orion_lsp.agent.model import ModelError
 
@@ -151,6 +164,28 @@ async def test_critic_asks_for_one_revision(services, project, model):
     assert critic and critic[0]["verdict"] == "revise"
     assert evs[-1].payload["critic"]["verdict"] == "revise"
     assert len(model.requests) == 3
+
+
+async def test_critic_runs_on_its_own_server_through_the_model_client(services, project, model):
+    with ScriptedModelServer() as critic_server:
+        critic_server.push(ScriptedReply(text="REVISE: calc.py defines add, not multiply."))
+        model.push(
+            ScriptedReply(text="The function `multiply` in calc.py multiplies."),
+            ScriptedReply(text="calc.py defines `add`."),
+        )
+        outcome, _ = await run(
+            services,
+            project,
+            "what is in calc.py?",
+            critic_model=critic_server.model,
+            critic_api_base=critic_server.base_url,
+        )
+        assert len(critic_server.requests) == 1 and len(model.requests) == 2
+        critic_request = critic_server.requests[0]
+    assert critic_request["temperature"] == 0 and "tools" not in critic_request
+    assert "Revised after review:*\n\ncalc.py defines `add`." in outcome.answer
+    revision = model.requests[1]
+    assert "tools" not in revision and "call a tool" not in revision["messages"][-1]["content"]
 
 
 async def test_critic_down_does_not_fail_the_turn(services, project, model):
@@ -288,3 +323,31 @@ async def test_time_limit_is_a_stored_error_not_an_exception(services, project, 
     end = json.loads(evs[-1][2])
     assert evs[-1][1] == "turn_end" and end["status"] == "error" and "time limit" in end["error"]
     assert roles == ["user", "assistant"]
+
+
+async def test_cut_tool_output_is_marked_truncated_in_the_trace(services, project, model):
+    long_lines = "".join(f"value_{i} = 'ünïcødé 🙂 {i}'\r\n" for i in range(4000))
+    (project.root / "big.py").write_text(long_lines, encoding="utf-8", newline="")
+    model.push(
+        ScriptedReply(tool_calls=[ScriptedToolCall("read_file", {"path": "big.py"})]),
+        ScriptedReply(tool_calls=[ScriptedToolCall("read_file", {"path": "calc.py"})]),
+        ScriptedReply(text="read both"),
+    )
+    outcome, _ = await run(services, project, "read big.py and calc.py")
+    results = [e.payload for e in await events(services, project, outcome.turn_id)]
+    results = [p for p in results if "truncated" in p]
+    assert [r["truncated"] for r in results] == [True, False]
+    assert len(results[0]["content"]) <= 20_000 and "startLine=" in results[0]["content"]
+
+
+async def test_an_unknown_tool_is_one_refusal_the_model_can_act_on(services, project, model):
+    model.push(
+        ScriptedReply(tool_calls=[ScriptedToolCall("delete_everything", {"path": "."})]),
+        ScriptedReply(text="I cannot do that."),
+    )
+    outcome, sink = await run(services, project, "clean up")
+    assert outcome.tool_calls == [{"name": "delete_everything", "ok": False}]
+    told = model.requests[1]["messages"][-1]["content"]
+    assert "unknown tool 'delete_everything'" in told and "read_file" in told
+    evs = [e for e in await events(services, project, outcome.turn_id)]
+    assert [e.type for e in evs].count("tool_result") == 1

@@ -460,3 +460,19 @@ def test_cli_rejects_bad_script(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, env=_repo_env(), timeout=20)
     assert done.returncode == 2
     assert "txt" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_every_orion_call_is_built_by_one_function(litellm: ModuleType) -> None:
+    """The model client and doctor's probe share `completion_kwargs`: one request each,
+    a placeholder key only for keyless local servers, the user's key otherwise."""
+    from orion_lsp.agent.litellm_setup import completion_kwargs
+    from orion_lsp.agent.probe import probe_tool_mode
+
+    local = completion_kwargs("openai/x", "http://h/v1", None, [], timeout_s=5)
+    assert local["api_key"] == "orion-local" and local["max_retries"] == 0
+    assert "api_key" not in completion_kwargs("ollama_chat/q", None, None, [], timeout_s=5)
+    assert completion_kwargs("openai/x", None, "sk-real", [], timeout_s=5)["api_key"] == "sk-real"
+    with ScriptedModelServer(default=ScriptedReply(status=500)) as srv:
+        with pytest.raises(litellm.InternalServerError):
+            await probe_tool_mode(srv.model, srv.base_url, None, timeout_s=5)
+        assert len(srv.requests) == 1  # no hidden retries in the probe either

@@ -29,19 +29,6 @@ async def _read(ctx: ToolContext, path: str) -> None:
     assert r.ok, r.content
 
 
-def _apply_lsp_range(text: str, rng: tuple[int, int, int, int], new_text: str) -> str:
-    """An independent oracle: apply an LSP (UTF-16) range the way an editor does."""
-    lines = text.split("\n")  # fixtures here use \n only
-
-    def offset(line: int, char: int) -> int:
-        before = sum(len(ln) + 1 for ln in lines[:line])
-        units = lines[line].encode("utf-16-le")[: char * 2].decode("utf-16-le")
-        return before + len(units)
-
-    s, e = offset(rng[0], rng[1]), offset(rng[2], rng[3])
-    return text[:s] + new_text + text[e:]
-
-
 async def test_refused_unless_read_first(ws: Path) -> None:
     ctx = make_context(ws)
     r = await EditFileTool().run({"path": "a.py", "oldText": "f()", "newText": "h()"}, ctx)
@@ -79,7 +66,7 @@ async def test_zero_and_many_matches(ws: Path) -> None:
     assert ctx.applier.edits == [] and ctx.edits == []  # type: ignore[attr-defined]
 
 
-async def test_success_with_utf16_range_and_version(ws: Path) -> None:
+async def test_success_carries_the_span_and_version(ws: Path) -> None:
     text = 'x = "é😀abc"\ny = "𝄞 🙂 old"\nz = 3\n'
     docs = MemoryDocuments()
     docs.open(ws / "u.py", text, version=9)
@@ -90,15 +77,16 @@ async def test_success_with_utf16_range_and_version(ws: Path) -> None:
         {"path": "u.py", "oldText": 'abc"\ny = "𝄞 🙂 old', "newText": "NEW"}, ctx
     )
     assert r.ok, r.content
+    assert "replaced lines 1-2" in r.content
     ((edit, turn_id),) = applier.edits
     assert turn_id == "T7"
-    # 'x = "' is 5 units, é 1, 😀 2 -> 8; line 1: 'y = "' 5 + 𝄞 2 + ' ' + 🙂 2 + ' old' 4 = 14
-    assert edit.range == (0, 8, 1, 14)
+    # Code-point offsets into the text: the editor's applier makes them positions.
+    assert text[edit.start : edit.end] == 'abc"\ny = "𝄞 🙂 old'
     assert edit.version == 9 and edit.create is False
     assert edit.old_content == text
     assert edit.new_content == 'x = "é😀NEW"\nz = 3\n'
     assert edit.new_text == "NEW" and edit.rel_path == "u.py"
-    assert _apply_lsp_range(text, edit.range, edit.new_text) == edit.new_content
+    assert text[: edit.start] + edit.new_text + text[edit.end :] == edit.new_content
     assert ctx.edits == [{"path": "u.py", "applied": True}]
     assert ctx.read_files["u.py"] == text_hash(edit.new_content)
 
@@ -178,7 +166,7 @@ async def test_create_file_edit_shape(ws: Path) -> None:
     r = await CreateFileTool().run({"path": "n.txt", "content": "hi\n"}, ctx)
     assert r.ok
     ((edit, _),) = applier.edits
-    assert edit.create and edit.range is None and edit.old_content == ""
+    assert edit.create and (edit.start, edit.end) == (0, 0) and edit.old_content == ""
     assert edit.new_content == "hi\n" and edit.path == ctx.root / "n.txt"
 
 
@@ -219,7 +207,8 @@ def _edit(ws: Path, rel: str, old: str, new: str, create: bool = False) -> FileE
         create=create,
         old_content=old,
         new_content=new,
-        range=None if create else (0, 0, 0, 0),
+        start=0,
+        end=len(old),
         new_text=new,
     )
 
@@ -239,7 +228,7 @@ async def test_disk_applier_refuses_stale_and_outside(ws: Path, tmp_path: Path) 
     assert (ws / "a.py").read_text().startswith("def f")
     outside = tmp_path / "victim.txt"
     outside.write_text("keep\n")
-    bad = FileEdit(outside, "victim.txt", False, "keep\n", "pwned\n", (0, 0, 0, 0), "pwned\n")
+    bad = FileEdit(outside, "victim.txt", False, "keep\n", "pwned\n", 0, 5, "pwned\n")
     assert not await applier.apply(bad, "t")
     os.symlink(tmp_path, ws / "up")
     assert not await applier.apply(_edit(ws, "up/created.txt", "", "pwned", create=True), "t")

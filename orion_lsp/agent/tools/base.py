@@ -22,6 +22,8 @@ class ToolResult:
     summary: str
     # Structured extras for the trace (e.g. {"path": ..., "applied": true}).
     data: dict[str, Any] = field(default_factory=dict)
+    # The content was cut to the output limit (the model is told where); `tool_result.truncated`.
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,11 @@ class FileEdit:
     create: bool  # True: a new file with `new_content`
     old_content: str  # full text the edit was computed against ("" on create)
     new_content: str  # full text after the edit
-    # Line/character range (0-based, LSP UTF-16 columns) replaced by `new_text`;
-    # None on create.
-    range: tuple[int, int, int, int] | None
+    # `old_content[start:end]` (code-point offsets; 0, 0 on create) becomes
+    # `new_text`. Offsets, not LSP positions: the editor's applier converts them
+    # in the position encoding it negotiated, the disk applier needs none.
+    start: int
+    end: int
     new_text: str
     # Version of the open buffer the edit was computed against, if open.
     version: int | None = None

@@ -14,8 +14,10 @@ def one_line(text: str, limit: int = SUMMARY_CHARS) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def ok(content: str, summary: str, **data: Any) -> ToolResult:
-    return ToolResult(ok=True, content=content, summary=one_line(summary), data=data)
+def ok(content: str, summary: str, *, truncated: bool = False, **data: Any) -> ToolResult:
+    return ToolResult(
+        ok=True, content=content, summary=one_line(summary), data=data, truncated=truncated
+    )
 
 
 def refused(message: str, **data: Any) -> ToolResult:

@@ -3,7 +3,7 @@
 ``edit_file`` enforces *read before claim*: the file must have been read in
 this turn and its current text (the open buffer when open) must still hash to
 what was read; ``oldText`` must occur exactly once. The tool never writes:
-it computes a ``FileEdit`` (full old/new text plus the LSP range) and hands it
+it computes a ``FileEdit`` (full old/new text, the replaced span) and hands it
 to ``ctx.applier`` (``workspace/applyEdit`` in the editor, the disk in the CLI).
 
 An applier that refuses an edit for a reason the model should know (the user
@@ -20,19 +20,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ...positions import line_of_offset, line_starts
+from ...storage import StorageError
 from ..guard import EditRefused, sensitive_reason
 from .base import FileEdit, ToolContext, ToolResult
 from .common import ok, refused
 from .paths import PathRefused, check_syntax, resolve_in_workspace
-from .textfile import (
-    MAX_READ_BYTES,
-    LoadedText,
-    line_starts,
-    load_text,
-    offset_to_position,
-    split_lines,
-    text_hash,
-)
+from .textfile import MAX_READ_BYTES, LoadedText, load_text, split_lines, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +54,9 @@ async def _apply(ctx: ToolContext, edit: FileEdit) -> str | None:
     """None when the applier applied the edit, else why not (for the model)."""
     try:
         applied = bool(await ctx.applier.apply(edit, ctx.turn_id))
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except (asyncio.CancelledError, KeyboardInterrupt, StorageError):
+        # StorageError: the checkpoint before the change could not be stored
+        # (orion_lsp/checkpoints); the edit was not made and the turn stops.
         raise
     except EditRefused as exc:
         # The applier says why (user denied, sensitive path, buffer moved on).
@@ -140,8 +136,7 @@ class EditFileTool:
         start = hits[0]
         end = start + len(old_text)
         starts = line_starts(text)
-        s_line, s_char = offset_to_position(text, start, starts)
-        e_line, e_char = offset_to_position(text, end, starts)
+        s_line, e_line = line_of_offset(starts, start), line_of_offset(starts, end)
         new_content = text[:start] + new_text + text[end:]
         edit = FileEdit(
             path=real,
@@ -149,7 +144,8 @@ class EditFileTool:
             create=False,
             old_content=text,
             new_content=new_content,
-            range=(s_line, s_char, e_line, e_char),
+            start=start,
+            end=end,
             new_text=new_text,
             version=loaded.version,
         )
@@ -226,7 +222,8 @@ class CreateFileTool:
             create=True,
             old_content="",
             new_content=content,
-            range=None,
+            start=0,
+            end=0,
             new_text=content,
             version=None,
         )

@@ -79,4 +79,5 @@ class ListFilesTool:
         elif stats.exhausted:
             notes.append("... [truncated: the folder is too large to walk completely]")
         content = "\n".join([body, *notes])
-        return ok(content, f"listed {shown} files in {where}", path=rel, count=shown)
+        summary = f"listed {shown} files in {where}"
+        return ok(content, summary, truncated=bool(notes), path=rel, count=shown)

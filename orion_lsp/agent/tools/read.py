@@ -80,6 +80,7 @@ class ReadFileTool:
         return ok(
             content,
             f"read {rel} lines {first}-{shown_last} of {total}",
+            truncated=bool(left_out) or loaded.truncated,
             path=rel,
             lines=shown_last - first + 1,
         )

@@ -5,7 +5,9 @@ tools. It parses the JSON arguments, validates them against the tool's
 schema (telling the model exactly what was wrong), and turns any unexpected
 exception into an ``ok=False`` result with a short message, logging the
 traceback locally. It never raises (except on cancellation), so a tool bug
-cannot end a turn and no traceback or machine path reaches the model.
+cannot end a turn and no traceback or machine path reaches the model. The
+one exception that does end the turn is ``StorageError`` (a checkpoint the
+ledger could not store, see orion_lsp/checkpoints): storage fails loud.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from ...storage import StorageError
 from .base import Tool, ToolContext, ToolResult
 from .common import one_line, refused
 from .edit import CreateFileTool, EditFileTool
@@ -118,13 +122,14 @@ def _parse(raw_arguments: str | dict[str, Any] | None) -> tuple[Any, str | None]
 
 
 def _cap(result: ToolResult, max_chars: int) -> ToolResult:
-    """Last line of defence for the output cap (tools cap themselves first)."""
+    """The one output cap: the last line of defence (tools cut their own output at
+    line boundaries first, and say so with `truncated`)."""
     if len(result.content) <= max_chars:
         return result
     cut = result.content[: max(0, max_chars - 80)]
     rest = result.content.count("\n", len(cut)) + 1
     content = f"{cut}\n... [truncated: {rest} more lines]"
-    return ToolResult(result.ok, content, result.summary, result.data)
+    return replace(result, content=content, truncated=True)
 
 
 async def run_tool(
@@ -145,7 +150,7 @@ async def run_tool(
         return refused(f"{name}: {error}")
     try:
         result = await tool.run(args, ctx)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, StorageError):
         raise
     except Exception as exc:
         # The traceback stays in the local log; exception texts can carry

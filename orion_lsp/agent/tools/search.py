@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import regex
 
+from ...positions import line_of_offset, line_starts
 from .base import OpenDocument, ToolContext, ToolResult
 from .common import cap_lines, ok, refused
 from .paths import PathRefused, resolve_in_workspace
-from .textfile import is_binary, line_of_offset, line_starts, read_disk_bytes
+from .textfile import is_binary, read_disk_bytes
 from .walk import WalkStats, walk_files
 
 MAX_MATCHES = 200
@@ -107,7 +108,8 @@ class SearchTool:
         body, left_out = cap_lines(out.matches, ctx.max_output_chars - 300, unit="matches")
         count = len(out.matches) - left_out
         content = "\n".join([body, *notes])
-        return ok(content, f"{len(out.matches) + out.more} matches in {where}", count=count)
+        summary = f"{len(out.matches) + out.more} matches in {where}"
+        return ok(content, summary, truncated=bool(left_out or out.more), count=count)
 
 
 def _list(root: Path, start: Path) -> list[tuple[Path, str]]:

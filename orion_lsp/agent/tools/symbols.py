@@ -177,8 +177,9 @@ class SymbolsTool:
         if not syms:
             return ok(f"{rel}: no definitions found", f"no symbols in {rel}", path=rel, count=0)
         lines = [f"{line}: {kind} {name}" for kind, name, line in syms]
-        body, _ = cap_lines(lines, ctx.max_output_chars - 200, unit="symbols")
-        return ok(f"{rel}\n{body}", f"{len(syms)} symbols in {rel}", path=rel, count=len(syms))
+        body, left_out = cap_lines(lines, ctx.max_output_chars - 200, unit="symbols")
+        summary = f"{len(syms)} symbols in {rel}"
+        return ok(f"{rel}\n{body}", summary, truncated=bool(left_out), path=rel, count=len(syms))
 
     async def _load(self, ctx: ToolContext, real: Path, rel: str) -> LoadedText:
         if ctx.documents.get(real) is not None:
@@ -207,5 +208,6 @@ class SymbolsTool:
         where = "the project" if rel == "." else rel
         if not lines:
             return ok(f"no definitions found in {where}", f"no symbols in {where}", count=0)
-        body, _ = cap_lines(lines, ctx.max_output_chars - 200, unit="symbols")
-        return ok(body, f"symbols of {files} files in {where}", path=rel, count=len(lines))
+        body, left_out = cap_lines(lines, ctx.max_output_chars - 200, unit="symbols")
+        summary = f"symbols of {files} files in {where}"
+        return ok(body, summary, truncated=bool(left_out), path=rel, count=len(lines))

@@ -3,26 +3,24 @@
 The editor's unsaved buffer is the truth the user sees, so every read, search
 and edit check uses it when the file is open (``ToolContext.documents``).
 From disk, files are read through ``open_confined``, refused when binary (a
-NUL byte in the first 8 KB) and capped in size. Also here: the line and
-UTF-16 position arithmetic that LSP edits need, and the read-before-claim hash.
+NUL byte in the first 8 KB) and capped in size. Also here: the lines the
+model sees (LSP's line breaks, as in ``orion_lsp/positions.py``) and the
+read-before-claim hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...positions import LINE_BREAK
 from .base import ToolContext
 from .paths import PathRefused, open_confined
 
 MAX_READ_BYTES = 1_000_000
 BINARY_SNIFF_BYTES = 8192
-# LSP line terminators: \n, \r\n and \r (not the other str.splitlines breaks).
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class NotText(PathRefused):
@@ -96,31 +94,9 @@ def load_text(ctx: ToolContext, real_path: Path, rel: str, *, strict: bool = Fal
 
 def split_lines(text: str) -> list[str]:
     """Lines without their terminators; a trailing newline adds no empty line."""
-    lines = _LINE_BREAK.split(text)
+    lines = LINE_BREAK.split(text)
     if lines and lines[-1] == "" and len(lines) > 1:
         lines.pop()
     if text == "":
         return []
     return lines
-
-
-def line_starts(text: str) -> list[int]:
-    """Offsets (in code points) where each line begins, LSP terminators."""
-    return [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
-
-
-def utf16_len(s: str) -> int:
-    # Code points above the BMP take two UTF-16 code units.
-    return len(s) + sum(1 for ch in s if ord(ch) > 0xFFFF)
-
-
-def offset_to_position(text: str, offset: int, starts: list[int] | None = None) -> tuple[int, int]:
-    """0-based (line, UTF-16 character) of a code-point offset, as LSP wants."""
-    starts = starts if starts is not None else line_starts(text)
-    line = bisect_right(starts, offset) - 1
-    return line, utf16_len(text[starts[line] : offset])
-
-
-def line_of_offset(starts: list[int], offset: int) -> int:
-    """0-based line index containing ``offset``."""
-    return bisect_right(starts, offset) - 1

@@ -7,7 +7,12 @@
 --- does the work; this module only renders what it is told.
 ---
 --- One turn at a time per project: two turns streaming into one buffer would
---- interleave, and the server's history is linear anyway.
+--- interleave, and a thread's history is linear anyway.
+---
+--- The buffer shows one thread (`b:orion_thread`; `b:orion_new_thread` after
+--- :OrionNew, until the first turn names it) and every turn command carries
+--- its id. Each turn's heading carries an extmark with its turn id, so
+--- commands can act on "the turn under the cursor" (:OrionRewind).
 
 local client_mod = require('orion.client')
 local handlers = require('orion.handlers')
@@ -15,6 +20,11 @@ local handlers = require('orion.handlers')
 local M = {}
 
 local REQUEST_CANCELLED = -32800
+
+local turn_ns = vim.api.nvim_create_namespace('orion_turns')
+--- buffer -> extmark id -> turn id (an extmark follows its line through edits)
+---@type table<integer, table<integer, string>>
+local turn_marks = {}
 
 ---@class orion.Turn
 ---@field request_id integer?
@@ -25,6 +35,7 @@ local REQUEST_CANCELLED = -32800
 ---@field buf integer? the chat buffer it renders into
 ---@field adopted boolean? started elsewhere; closed by turnEnd
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
+---@field mark integer? extmark of the turn's heading (turn_at)
 
 --- client_id -> running turn
 ---@type table<integer, orion.Turn>
@@ -76,6 +87,60 @@ local function get_buffer(client)
   pcall(vim.treesitter.start, buf, 'markdown')
   buffers[root] = buf
   return buf, true
+end
+
+--- The project's chat buffer, created when needed (not shown).
+---@param client vim.lsp.Client
+---@return integer bufnr
+function M.buffer(client)
+  return (get_buffer(client))
+end
+
+--- Mark `row` (0-based) as the heading of a turn; the id may follow later.
+---@param buf integer
+---@param row integer
+---@param turn_id string?
+---@return integer mark
+local function mark_turn(buf, row, turn_id)
+  local id = vim.api.nvim_buf_set_extmark(buf, turn_ns, row, 0, {})
+  turn_marks[buf] = turn_marks[buf] or {}
+  turn_marks[buf][id] = turn_id
+  return id
+end
+
+---@param buf integer
+---@param mark integer
+---@param turn_id string
+local function name_turn(buf, mark, turn_id)
+  if turn_marks[buf] and vim.api.nvim_buf_is_valid(buf) then
+    turn_marks[buf][mark] = turn_id
+  end
+end
+
+--- The turn whose section contains `row` (0-based; default: the cursor's).
+---@param buf integer
+---@param row? integer
+---@return string? turn_id
+function M.turn_at(buf, row)
+  row = row or (vim.api.nvim_win_get_cursor(0)[1] - 1)
+  local marks = vim.api.nvim_buf_get_extmarks(buf, turn_ns, { row, 0 }, 0, {})
+  for _, m in ipairs(marks) do -- nearest heading at or above the row first
+    local turn_id = (turn_marks[buf] or {})[m[1]]
+    if turn_id then
+      return turn_id
+    end
+  end
+end
+
+--- The thread the buffer shows, as `orion.chat` / `orion.history` keys.
+---@param buf integer
+---@return table
+function M.thread_args(buf)
+  if vim.b[buf].orion_new_thread then
+    return { newThread = true }
+  end
+  local id = vim.b[buf].orion_thread
+  return id and { threadId = id } or {}
 end
 
 --- Show the buffer in a window unless it already is visible.
@@ -174,18 +239,43 @@ local function message_lines(role, content)
 end
 
 ---@param buf integer
----@param result {projectId: string, messages: {role: string, content: string}[]}
+local function header(buf, project_id)
+  local title = vim.b[buf].orion_thread_title
+  if vim.b[buf].orion_new_thread then
+    title = 'new chat'
+  end
+  return '# Orion: ' .. (project_id or '?') .. (title and title ~= '' and (' · ' .. title) or '')
+end
+
+---@param buf integer
+---@param result {projectId: string, threadId?: string, messages: {role: string, content: string, turnId?: string, changedFiles?: string[]}[]}
 local function render_history(buf, result)
-  local lines = { '# Orion: ' .. (result.projectId or '?'), '' }
+  if result.threadId and result.threadId ~= vim.NIL then
+    vim.b[buf].orion_thread = result.threadId
+  end
+  vim.b[buf].orion_project = result.projectId
+  local lines = { header(buf, result.projectId), '' }
   local messages = result.messages or {}
   if #messages == 0 then
-    vim.list_extend(lines, { '_No messages yet in this workspace._', '' })
+    vim.list_extend(lines, { '_No messages yet in this thread._', '' })
   end
+  local headings = {} ---@type {row: integer, turn_id: string}[]
   for _, m in ipairs(messages) do
+    if m.role == 'user' and type(m.turnId) == 'string' then
+      table.insert(headings, { row = #lines, turn_id = m.turnId })
+    end
     vim.list_extend(lines, message_lines(m.role, m.content))
+    if type(m.changedFiles) == 'table' and #m.changedFiles > 0 then
+      table.insert(lines, #lines, '> changed ' .. table.concat(m.changedFiles, ', ') .. ' (:OrionRewind)')
+    end
   end
   edit(buf, function()
+    vim.api.nvim_buf_clear_namespace(buf, turn_ns, 0, -1)
+    turn_marks[buf] = {}
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+    for _, h in ipairs(headings) do
+      mark_turn(buf, h.row, h.turn_id)
+    end
   end)
 end
 
@@ -206,6 +296,14 @@ function M.history(client, opts, done)
   if opts.uri then
     args.uri = opts.uri
   end
+  if vim.b[buf].orion_new_thread then
+    render_history(buf, { projectId = vim.b[buf].orion_project, messages = {} })
+    if done then
+      done(true)
+    end
+    return
+  end
+  args.threadId = vim.b[buf].orion_thread
   client_mod.exec(client, 'orion.history', args, function(err, result)
     if err then
       M.append_lines(buf, { '**Error:** ' .. err.message, '' })
@@ -276,7 +374,10 @@ function M.send(client, args, on_done, opts)
     local lines = message_lines('user', opts.label or args.prompt or '')
     table.insert(lines, '## Orion')
     table.insert(lines, '')
+    local heading = is_empty(buf) and 0 or vim.api.nvim_buf_line_count(buf)
     M.append_lines(buf, lines)
+    turn.mark = mark_turn(buf, heading, nil)
+    args = vim.tbl_extend('keep', args, M.thread_args(buf))
     turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
       if turns[client.id] == turn then
         turns[client.id] = nil
@@ -290,6 +391,13 @@ function M.send(client, args, on_done, opts)
         end
       else
         result = result or {}
+        if type(result.threadId) == 'string' then
+          vim.b[buf].orion_thread = result.threadId
+          vim.b[buf].orion_new_thread = nil
+        end
+        if type(result.turnId) == 'string' then
+          name_turn(buf, turn.mark, result.turnId)
+        end
         if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
           M.append_text(buf, result.answer)
         end
@@ -378,6 +486,9 @@ local function turn_for(client_id, turn_id)
   local turn = turns[client_id]
   if turn and turn.turn_id == nil and turn.request_id then
     turn.turn_id = turn_id -- the first notification names our request's turn
+    if turn.mark and turn.buf and turn_id then
+      name_turn(turn.buf, turn.mark, turn_id)
+    end
   end
   if not turn or (turn_id and turn.turn_id ~= turn_id) then
     if turn and not turn.ended then
@@ -394,7 +505,9 @@ local function turn_for(client_id, turn_id)
     if last_line(buf) ~= '' then
       table.insert(lines, 1, '')
     end
+    local heading = is_empty(buf) and 0 or (vim.api.nvim_buf_line_count(buf) + #lines - 2)
     M.append_lines(buf, lines)
+    turn.mark = mark_turn(buf, heading, turn_id)
   end
   local buf = M.find_buffer(client.root_dir or vim.fn.getcwd())
   if not buf then

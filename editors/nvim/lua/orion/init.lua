@@ -2,7 +2,8 @@
 ---
 --- `require("orion").setup({...})` starts and attaches the server to file
 --- buffers under a workspace root and defines the user commands
---- (`:OrionChat`, `:OrionHistory`, `:OrionCancel`, `:OrionStatus`). Code
+--- (`:OrionChat`, `:OrionHistory`, `:OrionCancel`, `:OrionStatus`, and the
+--- thread commands of lua/orion/threads.lua). Code
 --- actions come from the server through `vim.lsp.buf.code_action()`; the turn
 --- they start streams into the chat buffer, and its edits arrive as
 --- `workspace/applyEdit`, handled by Neovim's standard handler (undoable).
@@ -216,6 +217,7 @@ function M.create_commands()
   cmd('OrionHistory', history_command, { nargs = '?', desc = "Show this workspace's Orion history" })
   cmd('OrionCancel', cancel_command, { nargs = 0, desc = 'Cancel the running Orion turn' })
   cmd('OrionStatus', status_command, { nargs = 0, desc = 'Show the Orion server status' })
+  require('orion.threads').create_commands()
 end
 
 -- Public API for scripting and tests.
