@@ -39,6 +39,7 @@ from acp.schema import (
     SessionCapabilities,
     SessionInfo,
     SessionListCapabilities,
+    StopReason,
     Usage,
 )
 
@@ -55,7 +56,11 @@ log = logging.getLogger(__name__)
 
 RPC_REQUEST_FAILED = -32803
 T = TypeVar("T")
-_STOP_REASONS = {COMPLETED: "end_turn", CANCELLED: "cancelled", MAX_STEPS: "max_turn_requests"}
+_STOP_REASONS: dict[str, StopReason] = {
+    COMPLETED: "end_turn",
+    CANCELLED: "cancelled",
+    MAX_STEPS: "max_turn_requests",
+}
 
 
 def _boundary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -69,7 +74,9 @@ def _boundary(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             raise RequestError(RPC_REQUEST_FAILED, self.redact(str(exc))) from None
         except Exception as exc:
             log.error("acp %s failed: %s", fn.__name__, self.redact(repr(exc)))
-            raise RequestError(-32603, "Orion internal error (details in the agent's log)") from None
+            raise RequestError(
+                -32603, "Orion internal error (details in the agent's log)"
+            ) from None
 
     return wrapper
 
@@ -195,6 +202,7 @@ class OrionAcpAgent:
         self._running[session_id] = task
         try:
             outcome = await asyncio.shield(task)
+            self._threads.started(session_id)
         except asyncio.CancelledError:
             # The request itself was cancelled (the connection is closing): stop the turn.
             task.cancel()
@@ -203,7 +211,9 @@ class OrionAcpAgent:
             self._running.pop(session_id, None)
             self._registry.unbind(req.turn_id)
         usage = await self._usage(session, req)
-        return PromptResponse(stop_reason=_STOP_REASONS.get(outcome.status, "end_turn"), usage=usage)  # type: ignore[arg-type]
+        return PromptResponse(
+            stop_reason=_STOP_REASONS.get(outcome.status, "end_turn"), usage=usage
+        )
 
     @_boundary
     async def cancel(self, session_id: str, **kwargs: Any) -> None:

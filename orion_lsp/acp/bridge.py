@@ -134,7 +134,7 @@ class AcpDocuments:
         session = self._registry.get(self._turn_id)
         if session is None:
             return None
-        return session.buffers.get(os.path.realpath(path))
+        return session.buffers.get(_key(path))
 
 
 class ReportingTool:
@@ -209,7 +209,7 @@ class AcpEditApplier:
             edit, turn_id
         ):
             return False
-        session.buffers[os.path.realpath(edit.path)] = OpenDocument(edit.new_content, None)
+        session.buffers[_key(edit.path)] = OpenDocument(edit.new_content, None)
         return True
 
     async def _permitted(self, session: AcpSession, edit: FileEdit, diff: Any) -> bool:
@@ -255,7 +255,7 @@ def _confined(root: Path, user_path: Any) -> Path | None:
 
 async def _fetch(session: AcpSession, path: Path) -> None:
     """The client's text of `path` (its unsaved buffer), when the client has the file."""
-    if not path.exists():
+    if not _exists(path):
         return  # a file to create: nothing to read, and some clients error on it
     try:
         response = await session.client.read_text_file(
@@ -264,7 +264,17 @@ async def _fetch(session: AcpSession, path: Path) -> None:
     except Exception as exc:  # the tool then reads the disk, as without the capability
         log.info("fs/read_text_file failed for %s: %s", path.name, type(exc).__name__)
         return
-    session.buffers[os.path.realpath(path)] = OpenDocument(response.content, None)
+    session.buffers[_key(path)] = OpenDocument(response.content, None)
+
+
+def _key(path: Path) -> str:
+    # One real path per file, however the tool or the client spelled it (a
+    # symlink, a relative path); a few syscalls, called once per tool.
+    return os.path.realpath(path)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
 
 
 def _title(name: str, args: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import os
 import stat
 import sys
 import threading
+from typing import cast
 
 from ..config import Settings, SettingsError, load_settings
 from ..services import Services, open_services
@@ -31,7 +32,7 @@ def run_acp() -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"orion acp: {exc}", file=sys.stderr)
+        sys.stderr.write(f"orion acp: {exc}\n")
         return 2
     protocol_in = _pipe_end(0, reading=True)
     protocol_out = _pipe_end(os.dup(1), reading=False)
@@ -47,7 +48,7 @@ def run_acp() -> int:
 
 
 async def _serve(settings: Settings, protocol_in: int, protocol_out: int) -> int:
-    from acp import run_agent
+    from acp import Agent, run_agent
 
     registry = SessionRegistry()
     services = await open_services(
@@ -70,7 +71,9 @@ async def _serve(settings: Settings, protocol_in: int, protocol_out: int) -> int
         # litellm takes seconds to import: warm it (and build the agent) in the background.
         warm = asyncio.ensure_future(_warm(services))
         try:
-            await run_agent(agent, writer, reader)
+            # The SDK routes each ACP method to the agent's method of that name when
+            # it has one; Orion offers a subset (the others answer -32601): a cast.
+            await run_agent(cast(Agent, agent), writer, reader)
         finally:
             gate.cancel()
     finally:

@@ -104,9 +104,7 @@ def acp_env(model: ScriptedModelServer, db: Path, **extra: str) -> dict[str, str
 
 
 def capabilities(fs: bool) -> ClientCapabilities:
-    return ClientCapabilities(
-        fs=FileSystemCapabilities(read_text_file=fs, write_text_file=fs)
-    )
+    return ClientCapabilities(fs=FileSystemCapabilities(read_text_file=fs, write_text_file=fs))
 
 
 @asynccontextmanager

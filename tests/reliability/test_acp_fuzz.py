@@ -109,11 +109,30 @@ def test_a_thousand_fuzzed_messages_then_a_real_session(tmp_path: Path) -> None:
             for n in range(1, N_MESSAGES + 1):
                 kind = rng.random()
                 if kind < 0.15:
-                    agent.send(rng.choice([b"{", b"not json", b"[]", b"{}", b"\x00\xff",
-                                           b'{"jsonrpc":"2.0","id":', b"null", b'"x"']))
+                    agent.send(
+                        rng.choice(
+                            [
+                                b"{",
+                                b"not json",
+                                b"[]",
+                                b"{}",
+                                b"\x00\xff",
+                                b'{"jsonrpc":"2.0","id":',
+                                b"null",
+                                b'"x"',
+                            ]
+                        )
+                    )
                 elif kind < 0.25:  # notifications: never answered
-                    agent.send(json.dumps({"jsonrpc": "2.0", "method": rng.choice(METHODS),
-                                           "params": _junk_params(rng, str(ws))}).encode())
+                    agent.send(
+                        json.dumps(
+                            {
+                                "jsonrpc": "2.0",
+                                "method": rng.choice(METHODS),
+                                "params": _junk_params(rng, str(ws)),
+                            }
+                        ).encode()
+                    )
                 else:
                     id_ = rng.choice([n, f"s{n}", n * 1.5]) if n % 7 else n
                     agent.request(id_, rng.choice(METHODS), _junk_params(rng, str(ws)))
