@@ -33,6 +33,11 @@ from acp.schema import PermissionOption, ToolCallLocation, ToolCallUpdate
 
 from ..agent.guard import sensitive_reason
 from ..agent.tools.base import FileEdit, OpenDocument, Tool, ToolContext, ToolResult
+
+try:  # the editor-failure exception (agent/tools/base.py) on current main
+    from ..agent.tools.base import EditFailed
+except ImportError:  # pragma: no cover - before it landed
+    EditFailed = RuntimeError  # type: ignore[misc,assignment]
 from ..agent.tools.disk_applier import DiskEditApplier
 from ..agent.tools.paths import PathRefused, resolve_in_workspace
 
@@ -202,9 +207,12 @@ class AcpEditApplier:
         if not await self._permitted(session, edit, diff):
             return False
         if session.can_write:
-            await session.client.write_text_file(
-                session_id=session.session_id, path=str(edit.path), content=edit.new_content
-            )
+            try:
+                await session.client.write_text_file(
+                    session_id=session.session_id, path=str(edit.path), content=edit.new_content
+                )
+            except Exception as exc:  # the client's failure, not the user's refusal
+                raise EditFailed(f"the ACP client could not write the file ({exc})") from None
         elif not await DiskEditApplier(session.project.root, allow_sensitive=True).apply(
             edit, turn_id
         ):
