@@ -29,7 +29,8 @@ test: $(STAMP)
 
 test-realmodel: $(STAMP)
 	bash scripts/install-local-model.sh
-	$(PY) -m pytest -q -m realmodel tests/e2e
+	$(PY) -m pip install --quiet -e '.[export]' 
+	$(PY) -m pytest -q -m 'realmodel and not slow' tests/e2e
 
 test-editors: $(STAMP)
 	bash scripts/test-editors.sh
@@ -48,9 +49,10 @@ test-slow: $(STAMP)
 # What CI runs: every tier.
 test-all: test test-realmodel test-editors test-reliability test-telemetry
 
+# Ruff (lint and format) on the package, its tests and benchmarks; mypy on the package.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check orion_lsp tests bench
-	$(VENV)/bin/ruff format --check orion_lsp
+	$(VENV)/bin/ruff format --check orion_lsp tests bench
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

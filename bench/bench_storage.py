@@ -1,10 +1,10 @@
 """Storage benchmark: prints rates and ratios against raw sqlite3 measured in the same run.
 
-(a) Trace writes. The contract requires one commit per trace event (nothing is
+(a) Trace writes. Every trace event is its own commit (docs/protocol.md#tables; nothing is
     batched to the end of a turn), so TraceStore does BEGIN IMMEDIATE / INSERT /
     COMMIT per event through aiosqlite's worker thread. It is compared with
     - raw sqlite3 `executemany` in ONE transaction (the bulk-load ceiling the
-      brief asks for; not something the contract allows for traces), and
+      brief asks for; not something the ledger may do for traces), and
     - raw sqlite3 with one BEGIN IMMEDIATE / INSERT / COMMIT per row (the same
       durability work as TraceStore, minus asyncio and the worker thread),
     all on the same filesystem, same schema and indexes, WAL + synchronous=NORMAL;
@@ -226,7 +226,7 @@ async def main() -> None:
         print(f"  ratio TraceStore / raw per-row commit: {store / row:.3f}x")
         print(f"  ratio NORMAL / FULL (TraceStore):      {store / full:.1f}x")
         print(
-            "  note: the contract requires a commit per trace event, so the bulk\n"
+            "  note: every trace event is its own commit, so the bulk\n"
             "  executemany figure is a ceiling the ledger may not use; the per-row\n"
             "  raw figure is the like-for-like baseline. A turn writes ~10-40 events\n"
             "  between model calls that take seconds, so either rate is far above need."

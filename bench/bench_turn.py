@@ -6,7 +6,9 @@ model itself costs ~nothing and what is left is Orion plus litellm):
 - orion: `ToolOrchestrator.run` from `open_services` (temp SQLite database,
   the repo map on a small temp workspace, a `NullSink`), i.e. history load,
   repo map, system prompt, the trace events and chat rows committed one by
-  one, the model call(s) through `LiteLLMModel`, and for the tool turn one
+  one, each `llm_call` with its exact request (messages stored once each in
+  the blob store), the built-in evaluators' scores written at the turn's end,
+  the model call(s) through `LiteLLMModel`, and for the tool turn one
   `read_file` run;
 - direct: the *same* request bodies (messages, tools, stream options: the
   scripted server recorded what Orion sent) replayed with
@@ -17,7 +19,7 @@ call (2 model calls). Orion and direct alternate, after a warm-up of both, so
 machine load hits both alike; medians are reported.
 
 Target: orion <= 1.25 x direct + 5 ms x (trace events the turn stored).
-The per-event allowance is for the contract's commit-per-event ledger; the
+The per-event allowance is for the commit-per-event ledger (docs/protocol.md#tables); the
 measured cost of one `TraceStore.append` commit in the same run is printed
 next to it, with the turn's chat rows (2 more commits), so the breakdown of
 the overhead can be checked.
@@ -123,6 +125,11 @@ class Bench:
         if len(bodies) != len(replies):
             raise SystemExit(f"expected {len(replies)} model requests, got {len(bodies)}")
         events = await self.services.traces.events(self.project.project_id, req.turn_id)
+        # What this benchmark must include: exact requests and the turn-end scores.
+        if not all("request" in e.payload for e in events if e.type == "llm_call"):
+            raise SystemExit("an llm_call event has no exact request")
+        if not await self.services.scores.for_turn(req.turn_id):
+            raise SystemExit("the turn has no scores: the built-in evaluators did not run")
         return elapsed, bodies, len(events)
 
     async def direct_turn(self, bodies: list[dict[str, Any]], replies: list[Any]) -> float:

@@ -1,6 +1,6 @@
 """Settings: one dataclass, and where each value comes from.
 
-Order, weakest first (CONTRACT "Settings"): defaults, `initializationOptions`,
+Order, weakest first (docs/protocol.md#settings): defaults, `initializationOptions`,
 `workspace/configuration` section `orion`, environment. The API key is read
 from the environment only: it never travels through settings, so it cannot
 land in a settings file, a trace or an editor's configuration dump.
@@ -28,6 +28,13 @@ _SETTINGS: dict[str, tuple[str, str | None, type]] = {
     "contextTokens": ("context_tokens", None, int),
     "toolMode": ("tool_mode", "ORION_TOOL_MODE", str),
     "turnTimeoutSeconds": ("turn_timeout_s", None, int),
+    # Sampling temperature of the turn's model calls; unset: the provider's default.
+    # 0 makes a local model's replies repeatable (replaying a stored request).
+    "temperature": ("temperature", "ORION_TEMPERATURE", float),
+    # The client's word that this workspace is trusted (VS Code Workspace Trust,
+    # Neovim's once-per-workspace question): only then may a turn's end run the
+    # workspace's own test command. Never from the environment.
+    "workspaceTrusted": ("workspace_trusted", None, bool),
     # The OTEL_EXPORTER_OTLP_* variables override it (telemetry/config.py).
     "otlpEndpoint": ("otlp_endpoint", None, str),
 }
@@ -64,6 +71,8 @@ class Settings:
     # native | text | auto: how tool calls travel (text for models without native calling)
     tool_mode: str = "auto"
     turn_timeout_s: int = 600
+    temperature: float | None = None
+    workspace_trusted: bool = False
     # Base URL of an OTLP/HTTP collector; None: no export unless OTEL_* says so
     otlp_endpoint: str | None = None
     # Never a setting: environment only (ORION_API_KEY). Excluded from repr.
@@ -113,10 +122,22 @@ class Settings:
             "maxSteps": self.max_steps,
             "contextTokens": self.context_tokens,
             "toolMode": self.tool_mode,
+            "temperature": self.temperature,
         }
 
 
 def _coerce(key: str, value: Any, typ: type) -> Any:
+    if typ is float:
+        if isinstance(value, bool):
+            raise SettingsError(f"setting {key!r} must be a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {key!r} must be a number") from None
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"setting {key!r} must be true or false")
+        return value
     if typ is int:
         if isinstance(value, bool):
             raise SettingsError(f"setting {key!r} must be an integer")
@@ -134,6 +155,8 @@ def _checked(s: Settings) -> Settings:
         v = getattr(s, name)
         if not lo <= v <= hi:
             raise SettingsError(f"setting {name} must be between {lo} and {hi}, got {v}")
+    if s.temperature is not None and not 0 <= s.temperature <= 2:
+        raise SettingsError(f"setting temperature must be between 0 and 2, got {s.temperature}")
     if s.tool_mode not in ("native", "text", "auto"):
         raise SettingsError("setting toolMode must be one of native, text, auto")
     if not s.model:

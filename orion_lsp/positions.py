@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from itertools import accumulate
 
 UTF8 = "utf-8"
 UTF16 = "utf-16"
@@ -35,6 +36,10 @@ def encoding_of(value: object) -> str:
 
 def line_starts(text: str) -> list[int]:
     """Offsets where each line begins; a text ending in a break has an empty last line."""
+    if text.count("\r") == text.count("\r\n"):
+        # No lone "\r": every line ends in "\n", and str.split finds those at C
+        # speed (the regex costs ~5x more; code actions ask on every cursor move).
+        return list(accumulate((len(line) + 1 for line in text.split("\n")[:-1]), initial=0))
     return [0] + [m.end() for m in LINE_BREAK.finditer(text)]
 
 

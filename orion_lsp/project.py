@@ -1,4 +1,4 @@
-"""Workspace folder -> project id (CONTRACT "Project identity").
+"""Workspace folder -> project id (docs/protocol.md#project-identity).
 
 The id must be the same for every editor and the CLI on the same folder, and
 through any symlink to it, so history is shared: derive it from the real path.

@@ -38,13 +38,16 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        # Bumped when a secret is added: caches of redacted text key on it.
+        self.generation = 0
         for s in secrets:
             self.add_secret(s)
 
     def add_secret(self, value: str | None) -> None:
         # Very short values would mask ordinary words; they are not real keys.
-        if value and len(value) >= 6:
+        if value and len(value) >= 6 and value not in self._secrets:
             self._secrets.add(value)
+            self.generation += 1
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Redactor:

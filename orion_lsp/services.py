@@ -1,8 +1,9 @@
-"""The composition root: Store -> Context -> Tools -> Orchestrator (HOUSE_STYLE habit 1).
+"""The composition root: Store -> Context -> Tools -> Orchestrator.
 
 Both front ends (the language server and the `orion` CLI) get their parts
 from `open_services`, so a turn in the terminal and a turn in the editor run
-the same code against the same database. Nothing here runs at import time.
+the same code against the same database. Nothing here runs at import time
+(docs/architecture.md#the-composition-root).
 
 Two halves: the ledger (database and stores) opens at once; the agent
 (repo map, tools, orchestrator) is built by `build_agent`. The server builds
@@ -16,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .redact import Redactor
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
-    from .agent.tools.base import Tool
+    from .agent.tools.base import EditApplier, Tool
+    from .agent.turn import TurnRequest
     from .checkpoints.rewind import Rewinder
+    from .evals.runner import Evaluations
     from .telemetry.exporter import Telemetry
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ class Services:
     scores: ScoreStore | None = None
     telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
-    context: Any = None  # orion_lsp.context.provider.RepoContext, when built
+    context: ContextProvider | None = None  # the repo map, once the agent half is built
     tools: list[Tool] = field(default_factory=list)
     cache_db: Database | None = None
     with_repo_map: bool = True
@@ -84,6 +87,14 @@ class Services:
         self.require_db()
         assert self.checkpoints is not None
         return Rewinder(self.checkpoints, self.scores)
+
+    def evaluations(self) -> Evaluations:
+        """The evaluators' service (scores), over the open ledger."""
+        from .evals.runner import Evaluations
+
+        db = self.require_db()
+        assert self.traces is not None and self.scores is not None
+        return Evaluations(db, self.traces, self.scores, self.redactor)
 
     def require_orchestrator(self) -> ToolOrchestrator:
         self.require_db()
@@ -116,7 +127,7 @@ class Services:
     async def close(self) -> None:
         if self.telemetry is not None:
             await self.telemetry.close()
-        if self.context is not None and hasattr(self.context, "close"):
+        if self.context is not None:
             await self.context.close()
         for db in (self.cache_db, self.db):
             if db is not None:
@@ -126,7 +137,8 @@ class Services:
 def make_model(settings: Settings, redactor: Redactor) -> Model:
     from .agent.model import LiteLLMModel
 
-    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor)
+    extra = {} if settings.temperature is None else {"temperature": settings.temperature}
+    return LiteLLMModel(settings.model, settings.api_base, settings.api_key, redactor, extra=extra)
 
 
 async def open_services(
@@ -140,7 +152,8 @@ async def open_services(
     tool_wrapper: Callable[[list[Tool]], list[Tool]] | None = None,
 ) -> Services:
     """Open the database and wire the parts. A database that cannot be opened
-    does not raise: the error is kept and raised by every use (CONTRACT "Storage")."""
+    does not raise: the error is kept and raised by every use
+    (docs/protocol.md#storage-errors)."""
     redactor = redactor or Redactor.from_environment()
     redactor.add_secret(settings.api_key)
     services = Services(
@@ -203,11 +216,12 @@ async def _build_agent(services: Services) -> None:
         traces=services.traces,
         history=services.history,
         threads=services.threads,
-        checkpoints=services.checkpoints,
+        record_edits=_checkpointing(services.checkpoints),
         redactor=services.redactor,
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),
         end_checks=[_claim_check(services.context)],
+        evaluator=services.evaluations(),
     )
 
 
@@ -224,7 +238,9 @@ def _telemetry(
         return None
     from .telemetry.exporter import Telemetry
 
-    telemetry = Telemetry(config, redactor, traces.events, scores.for_turn)
+    # Message content is exported only when captured: then the requests are resolved.
+    read_events = traces.resolved_events if config.capture_content else traces.events
+    telemetry = Telemetry(config, redactor, read_events, scores.for_turn)
 
     def on_event(event: Any) -> None:
         if event.type == "turn_end":
@@ -235,18 +251,32 @@ def _telemetry(
     return telemetry
 
 
-def _tools(context: Any) -> list[Tool]:
+def _tools(context: ContextProvider | None) -> list[Tool]:
     from .agent.tools.registry import default_tools
 
     if context is None:
         return default_tools()
-    from .context.tools import FindSymbolTool, tree_sitter_symbols
+    from .context.tools import FindSymbolTool, IndexResolver, tree_sitter_symbols
 
-    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(context.index_for)]
+    # FindSymbolTool names the concrete RepoIndex; it uses only what RepoIndexView says.
+    index_for = cast("IndexResolver", context.index_for)
+    return [*default_tools(symbol_provider=tree_sitter_symbols), FindSymbolTool(index_for)]
 
 
-def _claim_check(context: Any) -> TurnEndCheck:
+def _claim_check(context: ContextProvider | None) -> TurnEndCheck:
     """File paths and symbols an answer cites, checked against the workspace and index."""
     from .agent.claims import ClaimCheck
 
-    return ClaimCheck(getattr(context, "index_for", None))
+    return ClaimCheck(context.index_for if context is not None else None)
+
+
+def _checkpointing(
+    checkpoints: CheckpointStore,
+) -> Callable[[EditApplier, TurnRequest], EditApplier]:
+    """Every edit of a turn is checkpointed before it is applied (rewind)."""
+    from .checkpoints.recorder import CheckpointingApplier
+
+    def wrap(inner: EditApplier, req: TurnRequest) -> EditApplier:
+        return CheckpointingApplier(inner, checkpoints, req.project.project_id, req.thread_id)
+
+    return wrap

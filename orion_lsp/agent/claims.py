@@ -29,7 +29,7 @@ import keyword
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -58,7 +58,6 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _PATH = re.compile(
     r"(?<![\w./@-])((?:\.{1,2}/|/)?(?:[\w.-]+/)*[\w-][\w.-]*\.[A-Za-z0-9]{1,10})(?![\w/])"
 )
-_DIR_PATH = re.compile(r"(?<![\w./@-])((?:[\w.-]+/)+[\w.-]+)(?![\w/])")
 _LINE_SUFFIX = re.compile(r"(?::\d+(?:[:-]\d+)?|#L\d+(?:-L?\d+)?)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::)[A-Za-z_][A-Za-z0-9_]*)*(?:\(\))?$")
 _CALL = re.compile(r"^([A-Za-z_][\w.:]*)\(.*\)$")
@@ -275,8 +274,10 @@ def _read_texts(root: Path, read_files: dict[str, str]) -> tuple[list[str], bool
     return texts, complete
 
 
-def _index_names(index: Any, files: _Files) -> set[str]:
+def _index_names(index: Any, files: _Files) -> Container[str]:
     """Every name the index knows a file defines or uses (parameters included)."""
+    if hasattr(index, "known_names"):
+        return index.known_names()
     names: set[str] = set()
     if index is None or not hasattr(index, "file_tags"):
         return names
@@ -288,7 +289,7 @@ def _index_names(index: Any, files: _Files) -> set[str]:
     return names
 
 
-def _symbol_known(symbol: str, index: Any, names: set[str], texts: list[str]) -> bool:
+def _symbol_known(symbol: str, index: Any, names: Container[str], texts: list[str]) -> bool:
     last = [p for p in re.split(r"\.|::", symbol) if p][-1]
     if last in _BUILTINS or last in names:
         return True

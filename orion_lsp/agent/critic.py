@@ -25,7 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..redact import redact
@@ -61,6 +61,8 @@ class CriticVerdict:
     verdict: str = "pass"
     model: str = ""
     duration_ms: int = 0
+    # What the critic was sent (the llm_call's exact request; not part of to_trace).
+    request: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_trace(self) -> dict[str, Any]:
         return {
@@ -164,12 +166,11 @@ async def critique(
     is not worth a slow turn.
     """
     model.add_params({"temperature": 0, "max_tokens": max_tokens})
+    messages = critic_messages(question, answer, tool_results)
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
-            reply = await model.complete(
-                critic_messages(question, answer, tool_results), None, _unseen
-            )
+            reply = await model.complete(messages, None, _unseen)
         raw = reply.text
     except TimeoutError:
         return _unavailable(model, f"no verdict within {timeout_s:g} s (Timeout)", started)
@@ -189,6 +190,7 @@ async def critique(
         verdict=verdict,
         model=model.name,
         duration_ms=ms,
+        request=model.request(messages, None),
     )
 
 

@@ -39,12 +39,12 @@ from typing import Any, Final
 
 from orion_lsp.redact import redact
 
+from .providers import wants_placeholder_key
+
 log = logging.getLogger(__name__)
 
 # Spread into every litellm.acompletion call: exactly one HTTP request per call.
 NO_RETRY_KWARGS: Final[dict[str, Any]] = {"num_retries": 0, "max_retries": 0}
-# Local OpenAI-compatible servers: the SDK wants *a* key, they ignore it.
-_KEYLESS_PROVIDERS: Final = ("openai/", "hosted_vllm/", "lm_studio/")
 
 # Set before the import; litellm reads them at import time.
 _ENV: Final[dict[str, str]] = {
@@ -100,7 +100,8 @@ def import_litellm() -> ModuleType:
         with contextlib.redirect_stdout(sys.stderr):
             import litellm
         litellm.suppress_debug_info = True
-        litellm.set_verbose = False
+        # litellm imports set_verbose without re-exporting it; the module attribute is the flag.
+        litellm.set_verbose = False  # type: ignore[attr-defined]
         _quiet_litellm_logging()
         seconds = time.perf_counter() - started
         log.debug("litellm %s imported in %.2f s", _version(litellm), seconds)
@@ -130,7 +131,7 @@ def completion_kwargs(
         kwargs["api_base"] = api_base
     if api_key:
         kwargs["api_key"] = api_key
-    elif model.startswith(_KEYLESS_PROVIDERS):
+    elif wants_placeholder_key(model):
         kwargs["api_key"] = "orion-local"
     return kwargs
 

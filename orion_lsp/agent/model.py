@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..redact import Redactor
+from .model_errors import endpoint, failure_reason, provider_text
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,12 @@ class Model(Protocol):
 
     def error(self, reason: str, **kw: Any) -> ModelError: ...
 
-
-def describe_endpoint(model: str, api_base: str | None) -> str:
-    return f"{model} at {api_base or 'the provider default URL'}"
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        """What `complete` sends for these arguments: `{messages, tools, params}` (the ledger's
+        exact request; no key, base URL or client time-out)."""
+        ...
 
 
 class LiteLLMModel:
@@ -92,8 +96,22 @@ class LiteLLMModel:
         self._extra.update(params)
 
     def error(self, reason: str, **kw: Any) -> ModelError:
-        text = f"Orion model error: {describe_endpoint(self.name, self.api_base)}: {reason}"
+        text = f"Orion model error: {endpoint(self.name, self.api_base)}: {reason}"
         return ModelError(self._redact(text), **kw)
+
+    def _params(self) -> dict[str, Any]:
+        """The request's parameters besides messages and tools (what goes into the body)."""
+        return {
+            "stream": True,
+            # Token counts arrive in the last chunk only when asked for.
+            "stream_options": {"include_usage": True},
+            **self._extra,
+        }
+
+    def request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> dict[str, Any]:
+        return {"messages": list(messages), "tools": tools or None, "params": self._params()}
 
     async def complete(
         self,
@@ -110,10 +128,7 @@ class LiteLLMModel:
             self._api_key,
             messages,
             timeout_s=self._timeout_s,
-            stream=True,
-            # Token counts arrive in the last chunk only when asked for.
-            stream_options={"include_usage": True},
-            **self._extra,
+            **self._params(),
         )
         if tools:
             kwargs["tools"] = tools
@@ -123,6 +138,7 @@ class LiteLLMModel:
         finish_reason: str | None = None
         usage: dict[str, int] = {}
         first_token_ms: int | None = None
+        in_callback = False  # an error of the caller's callback is not the model's
         try:
             stream = await litellm.acompletion(**kwargs)
             async for chunk in stream:
@@ -142,7 +158,9 @@ class LiteLLMModel:
                     if first_token_ms is None:
                         first_token_ms = int((time.monotonic() - started) * 1000)
                     text_parts.append(content)
+                    in_callback = True
                     await on_text(content)
+                    in_callback = False
                 for tc in getattr(delta, "tool_calls", None) or []:
                     idx = tc.index if getattr(tc, "index", None) is not None else len(calls)
                     slot = calls.setdefault(idx, {"id": "", "name": "", "arguments": ""})
@@ -158,6 +176,8 @@ class LiteLLMModel:
         except ModelError:
             raise
         except Exception as exc:  # litellm/openai/httpx errors: one boundary, no traceback out
+            if in_callback:
+                raise
             raise self._map_error(exc) from exc
         tool_calls = [
             ToolCallRequest(
@@ -178,16 +198,12 @@ class LiteLLMModel:
         )
 
     def _map_error(self, exc: BaseException) -> ModelError:
-        cls = type(exc).__name__
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else cls
-        if len(message) > 400:
-            message = message[:400] + "..."
         from .retry import decide
 
-        decision = decide(exc)
-        reason = f"{cls}: {message}" if cls not in message else message
-        log.warning("model call failed: %s", self._redact(reason))
-        return self.error(reason, kind=decision.kind)
+        kind = decide(exc).kind
+        # The raw provider text goes to the log file only; the user gets one clear line.
+        log.info("model call failed (%s): %s", kind, self._redact(provider_text(exc)))
+        return self.error(failure_reason(exc, self.name, self.api_base, kind), kind=kind)
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """What Orion learns about a model (context window, tool mode), cached per (model, base URL).
 
 A cache, not the ledger: it lives in the `model_info` table on the repo-map
-cache connection, and when that fails it degrades to memory (HOUSE_STYLE
-habit 5) instead of stopping a turn.
+cache connection, and when that fails it degrades to memory instead of
+stopping a turn (docs/architecture.md#caches-may-degrade-the-ledger-never-does).
 """
 
 from __future__ import annotations

@@ -15,11 +15,11 @@ from typing import Any
 
 from ..redact import Redactor, StreamRedactor
 from .model import Model, ModelError, ModelReply, ToolCallRequest
-from .model_info import FitReport
 from .retry import Attempt, call_with_retries
-from .textcalls import parse_text_tool_calls
 from .toolmode import TEXT, TextCallGate
+from .toolmode.textcalls import parse_text_tool_calls
 from .turn import TurnTimeout
+from .window.fit import FitReport
 
 Emit = Callable[[str], Awaitable[None]]
 Record = Callable[[dict[str, Any]], Awaitable[None]]
@@ -127,6 +127,8 @@ def _trace_base(req: StepRequest, attempt: int) -> dict[str, Any]:
         "toolMode": req.mode,
         "messages": len(req.messages),
         "promptChars": sum(len(str(m.get("content") or "")) for m in req.messages),
+        # Exactly what goes to the model (the ledger stores each message once).
+        "request": req.model.request(req.messages, None if req.mode == TEXT else req.tool_specs),
     }
     if req.fit is not None:
         base["fit"] = req.fit.to_trace()

@@ -1,4 +1,6 @@
-"""The turn loop: model -> tools -> model ... until an answer (HOUSE_STYLE habit 4).
+"""The turn loop: model -> tools -> model ... until an answer.
+
+One turn through it, step by step: docs/architecture.md#one-turn-from-the-editor-to-turn_end.
 
 Every step is written to the ledger before the turn goes on: `turn_start`
 first, one `llm_call` per model call, `tool_call`/`tool_result` around each
@@ -18,13 +20,13 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..checkpoints.recorder import CheckpointingApplier
 from ..config import Settings
 from ..redact import Redactor
 from ..storage import (
+    ChatMessage,
     ChatStore,
-    CheckpointStore,
     HistoryLoader,
+    Score,
     StorageError,
     ThreadStore,
     TraceStore,
@@ -37,16 +39,16 @@ from .messages import (
 )
 from .model import Model, ToolCallRequest, parse_arguments
 from .model_cache import ModelInfoCache
-from .model_info import ollama_extra_params
 from .model_step import StepRequest, StepResult, call_model
-from .prompt_budget import WindowFinder, map_budget
-from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnSink
+from .protocols import ContextBlock, ContextProvider, TurnEndCheck, TurnEvaluator, TurnSink
 from .running_turn import Ending, RunningTurn, ending_of
 from .toolmode import TEXT
 from .tools.base import DocumentSource, EditApplier, Tool, ToolContext
 from .tools.registry import run_tool, tool_specs
 from .turn import COMPLETED, MAX_STEPS, TurnOutcome, TurnRequest, TurnTimeout
-from .turn_plan import PromptTooLarge, TurnPlan
+from .turn_plan import TurnPlan
+from .window.discover import WindowFinder, ollama_extra_params
+from .window.fit import PromptTooLarge, map_budget
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ LENGTH_NOTE = (
     "\n\n*[Orion: the model stopped at its output length limit; this answer may be incomplete.]*"
 )
 REVISION_HEADER = "\n\n---\n*Revised after review:*\n\n"
+# The repo map ranks toward files these tools touched in the last RECENT_TURNS turns.
+FILE_TOOLS = frozenset({"read_file", "edit_file", "create_file"})
+RECENT_TURNS = 3
 
 
 class ToolOrchestrator:
@@ -67,11 +72,12 @@ class ToolOrchestrator:
         traces: TraceStore,
         history: HistoryLoader,
         threads: ThreadStore,
-        checkpoints: CheckpointStore,
+        record_edits: Callable[[EditApplier, TurnRequest], EditApplier],
         redactor: Redactor,
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
         model_cache: ModelInfoCache | None = None,
+        evaluator: TurnEvaluator | None = None,
     ) -> None:
         self._settings = settings
         self._model_factory = model_factory
@@ -80,12 +86,15 @@ class ToolOrchestrator:
         self._traces = traces
         self._history = history
         self._threads = threads
-        self._checkpoints = checkpoints
+        # Wraps each turn's applier so every edit is checkpointed first
+        # (orion_lsp/checkpoints, wired by the composition root).
+        self._record_edits = record_edits
         self._redact = redactor
         self._context = context
         self._end_checks = list(end_checks)
         self._model_cache = model_cache or ModelInfoCache(None)
         self._windows = WindowFinder(self._model_cache)
+        self._evaluator = evaluator
 
     async def run(
         self,
@@ -106,9 +115,7 @@ class ToolOrchestrator:
         if req.thread_id is None:
             choice = await self._threads.choose(req.project.project_id)
             req.thread_id, req.new_thread = choice.thread_id, choice.new
-        recorder = CheckpointingApplier(
-            applier, self._checkpoints, req.project.project_id, req.thread_id
-        )
+        recorder = self._record_edits(applier, req)
         turn = RunningTurn(
             req=req,
             model=self._model_factory(settings),
@@ -138,7 +145,7 @@ class ToolOrchestrator:
         # Only this thread's history, never a rewound turn or an empty (failed) answer.
         assert req.thread_id is not None
         history = await self._history.for_model(req.thread_id, settings.history_limit)
-        turn.plan = await self._plan(turn)
+        turn.plan = await self._plan(turn, history)
         turn.messages = build_messages(
             req, history, turn.plan.context, settings, turn.plan.extra_system
         )
@@ -149,6 +156,8 @@ class ToolOrchestrator:
             req.project.project_id, turn.turn_id, "user", req.prompt, thread_id=req.thread_id
         )
         turn.stored.add("user")
+        if self._evaluator is not None:
+            await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
         if status == COMPLETED:
             turn.end_extra = await self._run_end_checks(turn)
@@ -234,7 +243,10 @@ class ToolOrchestrator:
         critic = self._model_factory(settings.for_critic())
         await turn.sink.progress(turn.turn_id, f"Review by {critic.name}")
         verdict = await critique(critic, turn.text, turn.tool_results, turn.req.prompt)
-        await self._event(turn, "llm_call", {"role": "critic", **verdict.to_trace()})
+        call: dict[str, Any] = {"role": "critic", **verdict.to_trace()}
+        if verdict.request is not None:
+            call["request"] = verdict.request
+        await self._event(turn, "llm_call", call)
         turn.critic = verdict.to_trace()
         if (
             verdict.passed
@@ -297,7 +309,7 @@ class ToolOrchestrator:
             await turn.say(result.note or "")
         return extra
 
-    async def _plan(self, turn: RunningTurn) -> TurnPlan:
+    async def _plan(self, turn: RunningTurn, history: list[ChatMessage]) -> TurnPlan:
         req, model, settings = turn.req, turn.model, turn.settings
         mode = await toolmode.resolve(
             settings.tool_mode, model.name, model.api_base, self._model_cache
@@ -306,18 +318,25 @@ class ToolOrchestrator:
         if window:
             # Ollama silently truncates to its default num_ctx unless told the window.
             model.add_params(ollama_extra_params(model.name, window))
-        context = await self._build_context(req, map_budget(settings.context_tokens, window))
+        budget = map_budget(settings.context_tokens, window)
+        context = await self._build_context(req, history, budget)
         return TurnPlan.build(req, mode, window, context, tool_specs(list(self._tools.values())))
 
-    async def _build_context(self, req: TurnRequest, budget_tokens: int) -> ContextBlock:
+    async def _build_context(
+        self, req: TurnRequest, history: list[ChatMessage], budget_tokens: int
+    ) -> ContextBlock:
         if self._context is None or budget_tokens <= 0:
             return ContextBlock(text="", stats={"repoMap": "off"})
+        # Ranked toward the files the conversation's last turns read or edited: a
+        # follow-up is usually about the same code. (This turn has touched nothing
+        # yet: the map is built once, before its first model call.)
+        touched = await self._recent_files(req.project.project_id, history)
         try:
             return await self._context.context_for(
                 req.project,
                 prompt=req.prompt,
                 active_file=req.active_file,
-                touched=[],
+                touched=touched,
                 budget_tokens=budget_tokens,
             )
         except StorageError:
@@ -326,6 +345,25 @@ class ToolOrchestrator:
             # The repo map is a cache-like aid: a broken map must not stop a turn.
             log.exception("repo map failed; continuing without it")
             return ContextBlock(text="", stats={"repoMap": "failed"})
+
+    async def _recent_files(self, project_id: str, history: list[ChatMessage]) -> list[str]:
+        """Files read, edited or created with success in the last turns of `history`,
+        most recent turn first (from the ledger's `tool_result` events)."""
+        turn_ids = list(dict.fromkeys(m.turn_id for m in reversed(history)))
+        files: list[str] = []
+        for turn_id in turn_ids[:RECENT_TURNS]:
+            for event in await self._traces.events(project_id, turn_id):
+                p = event.payload
+                if (
+                    event.type != "tool_result"
+                    or not p.get("ok")
+                    or p.get("name") not in FILE_TOOLS
+                ):
+                    continue
+                path = (p.get("data") or {}).get("path")
+                if isinstance(path, str) and path not in files:
+                    files.append(path)
+        return files
 
     async def _close(self, turn: RunningTurn, ending: Ending) -> Ending:
         """Write the turn's end; returns the ending as stored (a failed write makes it one)."""
@@ -355,13 +393,29 @@ class ToolOrchestrator:
             )
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            await self._event(turn, "turn_end", turn.end_payload(ending))
+            payload = turn.end_payload(ending)
+            scores: list[Score] = []
+            if self._evaluator is not None:
+                # The built-in scores are part of the turn's ledger: committed with its
+                # turn_end (so before `orion/turnEnd`), or neither is.
+                scores = self._evaluator.end_scores(
+                    turn.req.project.project_id, turn.turn_id, turn.events, payload
+                )
+            await self._event(turn, "turn_end", payload, scores=scores)
             turn.stored.add("turn_end")
 
-    async def _event(self, turn: RunningTurn, type: str, payload: dict[str, Any]) -> None:
-        await self._traces.append(
-            turn.req.project.project_id, turn.turn_id, type, payload, thread_id=turn.req.thread_id
+    async def _event(
+        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+    ) -> None:
+        event = await self._traces.append(
+            turn.req.project.project_id,
+            turn.turn_id,
+            type,
+            payload,
+            thread_id=turn.req.thread_id,
+            scores=scores,
         )
+        turn.events.append(event)
 
 
 def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:

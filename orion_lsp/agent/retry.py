@@ -14,7 +14,7 @@ Decisions (measured against litellm 1.110.2 through the scripted server):
   and with the default 3 attempts a server that is really down costs ~1.5 s.
 - Not retried: 401/403 (auth), 404 (model or URL not found), 400/422 (bad
   request), and any context-window error whatever its status (the same prompt
-  would fail again; the caller must shrink it: see `model_info.fit_messages`).
+  would fail again; the caller must shrink it: see `window/fit.py`).
 - Not retried once any output reached the user (`after_output=True`): a retry
   would stream the answer twice. litellm raises `MidStreamFallbackError`
   (status 500) for a stream cut short, which would otherwise look retryable.

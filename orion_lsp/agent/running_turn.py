@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
-from ..storage import StorageError
+from ..storage import StorageError, TraceEvent
 from .model import Model, ModelError
 from .protocols import TurnSink
 from .tools.base import ToolContext
@@ -74,6 +74,8 @@ class RunningTurn:
     end_extra: dict[str, Any] = field(default_factory=dict)  # from the turn-end checks
     # Which of "turn_start", "user", "assistant", "turn_end" are in the ledger.
     stored: set[str] = field(default_factory=set)
+    # The turn's trace events as stored (redacted): what the evaluators read at its end.
+    events: list[TraceEvent] = field(default_factory=list)
     _plan: TurnPlan | None = None
 
     @property

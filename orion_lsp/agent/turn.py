@@ -69,5 +69,9 @@ class TurnOutcome:
             "status": self.status,
             "answer": self.answer,
             "toolCalls": [{"name": c["name"], "ok": c["ok"]} for c in self.tool_calls],
-            "edits": [{"path": e["path"], "applied": e["applied"]} for e in self.edits],
+            # Not applied: "refused" or "error" says how (tools/edit.py).
+            "edits": [
+                {k: e[k] for k in ("path", "applied", "refused", "error") if k in e}
+                for e in self.edits
+            ],
         }

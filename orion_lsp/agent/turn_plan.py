@@ -11,22 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .messages import system_prompt
-from .model_info import FitReport
-from .prompt_budget import fit_turn
 from .protocols import ContextBlock
-from .textcalls import text_tool_instructions
 from .toolmode import TEXT
+from .toolmode.textcalls import text_tool_instructions
 from .turn import TurnRequest
-
-
-class PromptTooLarge(Exception):
-    def __init__(self, report: FitReport) -> None:
-        super().__init__(
-            f"the prompt needs about {report.tokens_after} tokens but the model's context "
-            f"window is {report.window} (with {report.reserve_for_reply} kept for the reply), "
-            "even without history and the repo map; shorten the prompt or selection"
-        )
-        self.report = report
+from .window.fit import FitReport, PromptTooLarge, fit_turn
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 The `orion` commands use the same composition root, orchestrator and
 database as the editor, so a terminal can continue an editor's conversation.
-Exit codes (CONTRACT): 0 ok, 1 the turn or check failed, 2 usage, 3 storage.
+Exit codes (docs/protocol.md#exit-codes): 0 ok, 1 the turn or check failed,
+2 usage, 3 storage.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import __version__
 from ..logs import setup_logging
+from .verbs import ModelWarmup, verb_of
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
 
@@ -110,6 +111,46 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--otlp", action="store_true", help="with export: to the OTLP endpoint")
     tr.add_argument("--all", action="store_true", help="with export: every turn of the project")
 
+    ev = sub.add_parser("eval", help="run evaluators over stored turns and print their scores")
+    ev.add_argument("--project-id", required=True)
+    ev.add_argument("--workspace", default=".", help="project root (default: cwd)")
+    which = ev.add_mutually_exclusive_group()
+    which.add_argument("--turn", help="one turn (default: the last one)")
+    which.add_argument("--all", action="store_true", help="every turn of the project")
+    which.add_argument("--report", action="store_true", help="per-model capability profile")
+    ev.add_argument("--evaluator", action="append", metavar="NAME", help="only these (repeat)")
+    ev.add_argument("--json", action="store_true")
+
+    rate = sub.add_parser("rate", help="rate a turn up or down (score user_rating)")
+    rate.add_argument("--project-id", required=True)
+    rate.add_argument("--turn", required=True)
+    rate.add_argument("rating", choices=["up", "down"])
+    rate.add_argument("--comment")
+
+    ex = sub.add_parser(
+        "export", help="a training dataset (SFT, DPO, KTO) from the project's turns"
+    )
+    ex.add_argument("kind", choices=["sft", "dpo", "kto"])
+    ex.add_argument("--project-id", required=True)
+    ex.add_argument(
+        "--out", required=True, help="directory for data.jsonl, manifest.json, README.md"
+    )
+    ex.add_argument("--format", default="trl", choices=["trl", "openai"])
+    ex.add_argument("--include-unlabeled", action="store_true", help="sft: unlabeled turns too")
+    ex.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                    help="drop rows whose tools touched a matching path (repeatable)")  # fmt: skip
+
+    rp = sub.add_parser("replay", help="send a stored request again to another model, K times")
+    rp.add_argument("--project-id", required=True)
+    rp.add_argument("--turn", required=True)
+    rp.add_argument("--step", type=int, help="model call of the turn (default: its last)")
+    rp.add_argument("--model", required=True, help="litellm model string")
+    rp.add_argument("--api-base")
+    rp.add_argument("--samples", type=int, default=1)
+    rp.add_argument("--temperature", type=float)
+    rp.add_argument("--workspace", default=".", help="project root, to check cited paths")
+    rp.add_argument("--json", action="store_true")
+
     pid = sub.add_parser("project-id", help="the project id the server derives for DIR")
     pid.add_argument("dir", nargs="?", default=".")
 
@@ -144,12 +185,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("history", "threads") and args.limit < 1:
         print("orion: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    verb = verb_of(args.command)
+    # The model client's import (seconds) runs while the database, the repo
+    # map and the history load (orion_lsp/cli/verbs.py).
+    warmup = ModelWarmup().start() if verb.needs_agent else None
+    import asyncio
+
     from .commands import run_command
 
     try:
-        return asyncio.run(run_command(args))
+        return asyncio.run(run_command(args, verb, warmup))
     except KeyboardInterrupt:
         return EXIT_FAILED
+    finally:
+        if warmup is not None:
+            warmup.join()
 
 
 def cmd_project_id(args: Any) -> int:

@@ -19,6 +19,7 @@ from ..project import Project, real_root
 from ..services import Services, make_model, open_services
 from ..storage import StorageError, ThreadNotFound
 from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
+from .verbs import ModelWarmup, Verb
 
 
 class TerminalSink:
@@ -46,7 +47,7 @@ class TerminalSink:
         return None
 
 
-async def run_command(args: Any) -> int:
+async def run_command(args: Any, verb: Verb, warmup: ModelWarmup | None = None) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -55,17 +56,26 @@ async def run_command(args: Any) -> int:
     if args.command == "doctor":
         from .doctor import run_doctor
 
+        if warmup is not None:
+            await warmup.wait()
         return await run_doctor(settings)
-    # Only a turn needs the agent half (repo map, tools, model client).
-    services = await open_services(settings, eager=args.command == "chat")
+    services = await open_services(settings, eager=verb.needs_agent)
     try:
         services.require_db()
         if args.command == "chat":
-            return await cmd_chat(services, args)
+            return await cmd_chat(services, args, warmup)
         if args.command == "history":
             return await cmd_history(services, args)
         if args.command == "traces":
             return await cmd_traces(services, args)
+        if args.command in ("eval", "rate"):
+            from .evals import cmd_eval, cmd_rate
+
+            return await (cmd_eval if args.command == "eval" else cmd_rate)(services, args)
+        if args.command in ("export", "replay"):
+            from .datasets import cmd_export, cmd_replay
+
+            return await (cmd_export if args.command == "export" else cmd_replay)(services, args)
         from . import threads
 
         return await threads.run(services, args)
@@ -76,7 +86,7 @@ async def run_command(args: Any) -> int:
         await services.close()
 
 
-async def cmd_chat(services: Services, args: Any) -> int:
+async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = None) -> int:
     root = Path(args.workspace)
     if not root.is_dir():
         print(f"orion: not a directory: {args.workspace}", file=sys.stderr)
@@ -95,8 +105,11 @@ async def cmd_chat(services: Services, args: Any) -> int:
         return EXIT_USAGE
     thread_id = choice.thread_id
     if args.prompt is not None:
-        return await _one_turn(services, project, args.prompt, thread_id)
+        tests = TerminalTests(services)
+        status = await _one_turn(services, project, args.prompt, thread_id, tests, warmup)
+        return await tests.finish(status)
     status = EXIT_OK
+    tests = TerminalTests(services)
     print(f"Orion chat on {project.project_id} ({project.root}). Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
@@ -105,10 +118,10 @@ async def cmd_chat(services: Services, args: Any) -> int:
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt, thread_id)
+        status = await _one_turn(services, project, prompt, thread_id, tests, warmup)
         if status == EXIT_STORAGE:
             return status
-    return status
+    return await tests.finish(status)
 
 
 def _read_prompt() -> str | None:
@@ -120,9 +133,46 @@ def _read_prompt() -> str | None:
     return line.rstrip("\n")
 
 
-async def _one_turn(services: Services, project: Project, prompt: str, thread_id: str) -> int:
+class TerminalTests:
+    """The `tests` evaluator after each turn (`[eval] on_turn_end`): scores go to stderr,
+    and `orion chat` exits only when the runs it started are done. The user's own
+    command in their terminal: the workspace counts as trusted."""
+
+    def __init__(self, services: Services) -> None:
+        from ..evals.background import BackgroundTests
+
+        self.storage_errors: list[StorageError] = []
+        self.runs = BackgroundTests(services.evaluations, self._report, self.storage_errors.append)
+
+    async def _report(self, turn_id: str, scores: list[Any]) -> None:
+        for s in scores:
+            value = "" if s.value is None else f" (exit {s.value:g})"
+            print(f"  [{s.name}] {s.label}{value} turn {turn_id[:8]}", file=sys.stderr)
+
+    def after(self, project: Project, turn_id: str, edits: list[dict[str, Any]]) -> None:
+        if self.runs.after_turn(project, turn_id, edits, trusted=True) is not None:
+            print("  [tests] running the test command in a scratch copy...", file=sys.stderr)
+
+    async def finish(self, status: int) -> int:
+        await self.runs.wait()
+        if self.storage_errors:
+            print(str(self.storage_errors[0]), file=sys.stderr)
+            return EXIT_STORAGE
+        return status
+
+
+async def _one_turn(
+    services: Services,
+    project: Project,
+    prompt: str,
+    thread_id: str,
+    tests: TerminalTests,
+    warmup: ModelWarmup | None = None,
+) -> int:
     orchestrator = services.require_orchestrator()
     await _index_briefly(services, project)
+    if warmup is not None:
+        await warmup.wait()  # the model client, imported meanwhile
     req = TurnRequest(project=project, prompt=prompt, source="cli", thread_id=thread_id)
     task = asyncio.create_task(
         orchestrator.run(
@@ -153,6 +203,7 @@ async def _one_turn(services: Services, project: Project, prompt: str, thread_id
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
     print(f"[turn {outcome.turn_id} {outcome.status}, thread {thread_id}]", file=sys.stderr)
+    tests.after(project, outcome.turn_id, outcome.edits)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
 
@@ -206,13 +257,15 @@ async def cmd_traces(services: Services, args: Any) -> int:
         print(f"orion: no events for turn {turn_id} in project {args.project_id}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
+        # Each llm_call's request comes back in full: messages, tools and params as sent.
+        resolved = await services.traces.resolved_events(args.project_id, turn_id)
         print_json(
             {
                 "projectId": args.project_id,
                 "turnId": turn_id,
                 "events": [
                     {"seq": e.seq, "type": e.type, "payload": e.payload, "createdAt": e.created_at}
-                    for e in events
+                    for e in resolved
                 ],
             }
         )

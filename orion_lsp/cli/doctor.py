@@ -75,9 +75,9 @@ def _telemetry_line(settings: Settings) -> None:
 async def _model_details(settings: Settings, redactor: Redactor) -> None:
     """Context window and tool mode, as a turn would use them (and cached for it)."""
     from ..agent.model_cache import ModelInfoCache
-    from ..agent.model_info import context_window_info
-    from ..agent.probe import probe_tool_mode
     from ..agent.toolmode import CACHE_KEY
+    from ..agent.toolmode.probe import probe_tool_mode
+    from ..agent.window.discover import context_window_info
 
     info = await context_window_info(settings.model, settings.api_base, api_key=settings.api_key)
     if info is None:
@@ -104,7 +104,7 @@ async def _model_details(settings: Settings, redactor: Redactor) -> None:
 
 def _languages() -> list[str]:
     try:
-        from ..context.languages import available_languages  # type: ignore[attr-defined]
+        from ..context.languages import available_languages
     except ImportError:
         return []
     try:

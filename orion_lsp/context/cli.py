@@ -1,4 +1,4 @@
-"""`orion repomap [DIR] [--tokens N] [--focus FILE]... [--stats]` (CONTRACT "Entry points").
+"""`orion repomap [DIR] [--tokens N] [--focus FILE]... [--stats]` (docs/protocol.md#orion-verbs).
 
 Prints the ranked repo map the model would get for DIR to stdout. The tags
 cache is the Orion database when it opens (so a second run re-parses only
@@ -20,12 +20,37 @@ from .service import RepoIndex
 log = logging.getLogger(__name__)
 
 
+def phases_line(p: dict[str, float]) -> str:
+    """Where the time went: walk, parse, tags, rank, render (a user with a slow repo asks).
+
+    parse and tags are CPU time summed over the worker processes; rank is the
+    build's link (or the snapshot's load on a restart) plus this request's.
+    """
+    if "restore_s" in p:
+        link = f"snapshot loaded in {_dur(p['restore_s'])}"
+    else:
+        link = f"link {_dur(p.get('link_s', 0.0))}"
+    return (
+        f"phases: walk {_dur(p.get('walk_s', 0.0))}"
+        f" | parse {_dur(p.get('parse_cpu_s', 0.0))} cpu"
+        f" | tags {_dur(p.get('tags_cpu_s', 0.0))} cpu"
+        f" | rank: {link}, this map {_dur(p.get('rank_ms', 0.0) / 1000)}"
+        f" | render {_dur(p.get('render_ms', 0.0) / 1000)}"
+    )
+
+
+def _dur(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="orion repomap", description="Print the ranked repo map.")
     p.add_argument("dir", nargs="?", default=".")
     p.add_argument("--tokens", type=int, default=4096, help="budget (characters / 4)")
     p.add_argument("--focus", action="append", default=[], help="file relative to DIR")
-    p.add_argument("--stats", action="store_true", help="add files, symbols and build time")
+    p.add_argument(
+        "--stats", action="store_true", help="add files, symbols, build time and its phases"
+    )
     p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
     return p
 
@@ -75,7 +100,8 @@ async def _run(root: Path, args: argparse.Namespace) -> int:
             s = index.stats()
             sys.stdout.write(
                 f"\n# files: {s['files']}  symbols: {s['symbols']}  build: {s['buildMs']} ms"
-                f"  map: {repo_map.files} files, {repo_map.tokens} tokens\n"
+                f" ({index.reparsed} parsed)  map: {repo_map.files} files,"
+                f" {repo_map.tokens} tokens\n# {phases_line(index.phases)}\n"
             )
         sys.stdout.flush()
     finally:

@@ -70,7 +70,7 @@ class IgnoreRules:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._specs: list[tuple[str, pathspec.PathSpec]] = []
+        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
         exclude = root / ".git" / "info" / "exclude"
         self._load("", exclude)
         self._load("", root / ".gitignore")
@@ -103,8 +103,13 @@ class IgnoreRules:
 
 
 def wanted_name(rel_path: str) -> bool:
-    """A path we would index, judged by its name alone."""
-    return language_for_path(rel_path) is not None and not _GENERATED_NAME.search(rel_path)
+    """A path we would index, judged by its name alone (a newline in it: never,
+    the index snapshot keeps paths one per line)."""
+    return (
+        language_for_path(rel_path) is not None
+        and not _GENERATED_NAME.search(rel_path)
+        and "\n" not in rel_path
+    )
 
 
 def walk_files(root: Path) -> Iterator[FileEntry]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -75,9 +76,14 @@ def language_for_path(path: str) -> str | None:
 class Grammar:
     name: str
     language: Language
-    query: Query
-    # pattern index -> True when the pattern captures a definition (@name)
-    def_patterns: tuple[bool, ...]
+    query: Query  # definitions only (references are lexical: references.py)
+    # Matches start no deeper than this (None: anywhere). Set per query file by
+    # a `; orion: max-start-depth N` line: the query cursor then skips whole
+    # subtrees (function bodies), which cut its cost 5x on the stdlib.
+    max_start_depth: int | None
+
+
+_DEPTH = re.compile(r"^;\s*orion:\s*max-start-depth\s+(\d+)\s*$", re.MULTILINE)
 
 
 def query_text(lang: str) -> str:
@@ -91,53 +97,9 @@ def grammar(lang: str) -> Grammar:
     module_name, func, _ = _GRAMMARS[lang]
     module = importlib.import_module(module_name)
     language = Language(getattr(module, func)())
-    query = Query(language, query_text(lang))
-    def_patterns = _definition_patterns(query_text(lang), query.pattern_count)
-    return Grammar(lang, language, query, def_patterns)
-
-
-def _definition_patterns(text: str, count: int) -> tuple[bool, ...]:
-    """Which patterns are definitions: those capturing `@name`.
-
-    tree-sitter does not expose a pattern's capture names, so we read them
-    from the query text: every top-level S-expression is one pattern, in order.
-    """
-    out: list[bool] = []
-    depth = 0
-    chunk: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == ";":  # comment to end of line
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        if ch == '"':  # string literal (predicate arguments), may hold brackets
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            chunk.append(text[i : j + 1])
-            i = j + 1
-            continue
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        chunk.append(ch)
-        i += 1
-        if depth == 0 and ch in ")]":
-            # A pattern ends when its outer group closes, but captures and
-            # quantifiers may follow on the same line: `(...) @definition.x`.
-            j = i
-            while j < n and text[j] not in "\n;":
-                j += 1
-            chunk.append(text[i:j])
-            i = j
-            out.append("@name" in "".join(chunk))
-            chunk = []
-    if len(out) != count:
-        raise ValueError(f"tags query: found {len(out)} patterns, tree-sitter has {count}")
-    return tuple(out)
+    text = query_text(lang)
+    depth = _DEPTH.search(text)
+    return Grammar(lang, language, Query(language, text), int(depth.group(1)) if depth else None)
 
 
 @cache

@@ -21,7 +21,8 @@ from orion_lsp.agent.protocols import ContextBlock
 from orion_lsp.project import Project
 
 from .cache import TagCache
-from .service import RepoIndex, mentioned_identifiers
+from .mentions import mentioned_identifiers
+from .service import RepoIndex
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +87,28 @@ class RepoContext:
                 "mapFiles": repo_map.files,
                 "mapSymbols": repo_map.symbols,
                 "complete": round(repo_map.complete, 3),
+                "partial": repo_map.complete < 1.0,
             },
         )
 
     def stats(self) -> dict[str, Any]:
         """`orion.status`'s `repoMap`: totals over the projects."""
-        files = symbols = build_ms = 0
+        files = symbols = build_ms = parsed = 0
         complete = 1.0
         for index in self._indexes.values():
             s = index.stats()
             files += s["files"]
             symbols += s["symbols"]
+            parsed += s["parsed"]
             build_ms = max(build_ms, s["buildMs"])
             complete = min(complete, s["complete"])
-        return {"files": files, "symbols": symbols, "buildMs": build_ms, "complete": complete}
+        return {
+            "files": files,
+            "symbols": symbols,
+            "buildMs": build_ms,
+            "complete": complete,
+            "parsed": parsed,
+        }
 
     async def close(self) -> None:
         for task in self._builds.values():
@@ -110,6 +119,8 @@ class RepoContext:
             except (asyncio.CancelledError, Exception):  # closing: the build's fate is moot
                 pass
         self._builds.clear()
+        for index in self._indexes.values():
+            await index.close()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,22 +1,24 @@
 """Turn ranked files into the repo map text, fitted to a token budget.
 
-Each definition gets a score: its file's (personalized) rank times a share
-that depends on the name (see `rank.name_weight`) and on how many files
-reference it, boosted when the prompt mentions it or the focus files use it.
-Entries are drawn best-first (a lazy merge of per-file lists, so a request
-touches only what can fit), then a binary search finds how many of them fit
-the budget once rendered, counting tokens as characters / 4. A definition is
-shown with its enclosing definitions (class of a method) and without body.
+Each definition gets a score: its file's (personalized) rank times its share
+(shares.py), boosted when the prompt mentions its name or the focus files use
+it. Entries are drawn best-first from a heap of files keyed by rank x best
+share, so a request computes share lists only for the files it shows, and
+counts characters from the definition line lengths the index keeps. Only then
+are the lines of the chosen files read (`load`), and a binary search finds
+how many entries fit the budget once rendered, counting tokens as
+characters / 4. A definition is shown with its enclosing definitions (class
+of a method) and without body.
 """
 
 from __future__ import annotations
 
 import heapq
-import math
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 
-from .rank import FileGraph, name_weight
+from .graph import RepoGraph
+from .shares import ShareCache, factor
 from .tags import Definition, FileTags
 
 # Boosts applied per request.
@@ -24,57 +26,15 @@ MENTIONED_BOOST = 10.0
 USED_BY_FOCUS_BOOST = 3.0
 # A file with no definitions is listed by path, weighted like a weak entry.
 BARE_FILE_SHARE = 0.05
+# Best share assumed for a file not ranked yet while a build is in progress.
+BULK_TOP_GUESS = 1.0
+# Characters of a typical map entry ("NNNN│", a signature line, a newline).
+TYPICAL_ENTRY_CHARS = 24
 
 
 def tokens_of(text: str) -> int:
-    """The contract's token count: characters / 4, rounded up."""
+    """The documented token count (docs/protocol.md#orion-verbs): characters / 4, rounded up."""
     return (len(text) + 3) // 4
-
-
-@dataclass
-class StaticShares:
-    """Per-graph, request-independent part of each definition's score."""
-
-    # file -> [(share, def index)] best first
-    order: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    # file -> name -> [(share, def index)], to find boosted names fast
-    by_name: dict[str, dict[str, list[tuple[float, int]]]] = field(default_factory=dict)
-
-    def set_file(self, path: str, ft: FileTags | None, graph: FileGraph) -> None:
-        if ft is None or not ft.defs:
-            self.order.pop(path, None)
-            self.by_name.pop(path, None)
-            return
-        lst = file_shares(ft, graph)
-        self.order[path] = lst
-        names: dict[str, list[tuple[float, int]]] = {}
-        for share, i in lst:
-            names.setdefault(ft.defs[i].name, []).append((share, i))
-        self.by_name[path] = names
-
-    # file -> def index -> index of the enclosing def or -1
-    parents: dict[str, list[int]] = field(default_factory=dict)
-
-
-def static_shares(tags: Mapping[str, FileTags], graph: FileGraph) -> StaticShares:
-    out = StaticShares()
-    for f, ft in tags.items():
-        out.set_file(f, ft, graph)
-    return out
-
-
-def file_shares(ft: FileTags, graph: FileGraph) -> list[tuple[float, int]]:
-    """[(share, def index)] best first: how a file's rank splits among its defs."""
-    factors = []
-    for i, d in enumerate(ft.defs):
-        nd = len(graph.definers.get(d.name, ())) or 1
-        used = graph.ref_files(d.name)
-        factors.append((name_weight(d.name, nd) * (1.0 + math.log1p(used)), i))
-    # sqrt, not sum: a big central file should show more than one definition.
-    norm = math.sqrt(sum(w for w, _ in factors)) or 1.0
-    lst = [(w / norm, i) for w, i in factors]
-    lst.sort(key=lambda t: (-t[0], t[1]))
-    return lst
 
 
 def parents_of(defs: Sequence[Definition]) -> list[int]:
@@ -95,92 +55,111 @@ def parents_of(defs: Sequence[Definition]) -> list[int]:
 @dataclass(frozen=True)
 class Entry:
     score: float
-    path: str
+    node: int
     def_index: int  # -1: the file by path only
 
 
 def ranked_entries(
-    tags: Mapping[str, FileTags],
-    graph: FileGraph,
-    shares: StaticShares,
+    graph: RepoGraph,
+    shares: ShareCache,
     rank: Sequence[float],
     *,
-    mentioned: Collection[str],
-    focus_refs: Collection[str],
+    mentioned: Collection[int],
+    focus_refs: Collection[int],
     max_chars: int,
 ) -> list[Entry]:
     """Best-first entries until their bare text alone exceeds `max_chars`."""
-    # (-score, path, position in the file's list | -1 bare file | -2 boosted, def)
-    heap: list[tuple[float, str, int, int]] = []
-    boosted: dict[str, set[int]] = {}
-    for f in graph.files:
-        r = rank[graph.index[f]]
-        lst = shares.order.get(f)
-        if lst is None:
-            heap.append((-(r * BARE_FILE_SHARE), f, -1, -1))
+    # (-score, node, position in the node's share list | -1 bare file | -2 boosted, def)
+    heap: list[tuple[float, int, int, int]] = []
+    entries = graph.entries
+    for i in graph.live_nodes():
+        r = rank[i]
+        if r <= 0.0:
             continue
-        heap.append((-(r * lst[0][0]), f, 0, -1))
+        e = entries[i]
+        if e is not None and not e.def_ids:
+            heap.append((-(r * BARE_FILE_SHARE), i, -1, -1))
+        else:
+            # The node's best share; its full list is made only when popped.
+            # While a build arrives in bulk, unknown ones are guessed (cheap).
+            top = shares.top[i]
+            if top != top:
+                top = BULK_TOP_GUESS if graph.bulk else shares.top_of(i)
+            heap.append((-(r * top), i, 0, -1))
     # Boosted definitions enter the heap on their own, with their boosted score.
-    names = set(mentioned) | set(focus_refs)
-    for name in names:
-        for f in graph.definers.get(name, ()):
-            if f not in tags:
-                continue
-            r = rank[graph.index[f]]
-            for share, i in shares.by_name.get(f, {}).get(name, ()):
-                boost = 1.0
-                if name in mentioned:
-                    boost *= MENTIONED_BOOST
-                if name in focus_refs:
-                    boost *= USED_BY_FOCUS_BOOST
-                boosted.setdefault(f, set()).add(i)
-                heap.append((-(r * share * boost), f, -2, i))
+    # A map shows about max_chars // TYPICAL_ENTRY_CHARS entries, so only that
+    # many of the best boosted ones are looked up (a file of very short lines
+    # may show a few more definitions at their unboosted score).
+    candidates: list[tuple[float, int, int]] = []
+    norm = shares.norm_of
+    for n in set(mentioned) | set(focus_refs):
+        boost = (MENTIONED_BOOST if n in mentioned else 1.0) * (
+            USED_BY_FOCUS_BOOST if n in focus_refs else 1.0
+        )
+        fb = factor(graph, n) * boost
+        candidates.extend((-(rank[i] * fb / norm(i)), i, n) for i in graph.definers.get(n))
+    keep = max_chars // TYPICAL_ENTRY_CHARS + 1
+    if len(candidates) > keep:
+        candidates = heapq.nsmallest(keep, candidates)
+    boosted: dict[int, set[int]] = {}
+    for score, i, n in candidates:
+        e = entries[i]
+        if e is None:
+            continue
+        ids = e.def_ids
+        if n not in ids:
+            continue
+        k = ids.index(n)  # in C; a name defined twice in a file is rare
+        found = [k] if ids.count(n) == 1 else [j for j, m in enumerate(ids) if m == n]
+        boosted.setdefault(i, set()).update(found)
+        heap.extend((score, i, -2, j) for j in found)
     heapq.heapify(heap)
     out: list[Entry] = []
     used = 0
     while heap and used <= max_chars:
-        neg, f, pos, extra = heapq.heappop(heap)
+        neg, i, pos, extra = heapq.heappop(heap)
         if pos == -1:
-            out.append(Entry(-neg, f, -1))
-            used += len(f) + 2
+            out.append(Entry(-neg, i, -1))
+            used += len(graph.files[i] or "") + 2
             continue
+        e = entries[i]
+        assert e is not None
         if pos == -2:
-            out.append(Entry(-neg, f, extra))
-            used += len(tags[f].defs[extra].text) + 6
+            out.append(Entry(-neg, i, extra))
+            used += e.text_lens[extra] + 6
             continue
-        lst = shares.order[f]
-        share, i = lst[pos]
+        lst = shares.shares(i)
+        share, k = lst[pos]
         if pos + 1 < len(lst):
-            r = rank[graph.index[f]]
-            heapq.heappush(heap, (-(r * lst[pos + 1][0]), f, pos + 1, -1))
-        if i in boosted.get(f, ()):
+            heapq.heappush(heap, (-(rank[i] * lst[pos + 1][0]), i, pos + 1, -1))
+        if k in boosted.get(i, ()):
             continue
-        out.append(Entry(-neg, f, i))
-        used += len(tags[f].defs[i].text) + 6
+        out.append(Entry(-neg, i, k))
+        used += e.text_lens[k] + 6
     return out
 
 
 def render_entries(
-    entries: Sequence[Entry], tags: Mapping[str, FileTags], parents: dict[str, list[int]]
+    entries: Sequence[Entry],
+    paths: Sequence[str | None],
+    tags: Mapping[int, FileTags],
+    parents: Callable[[int], list[int]],
 ) -> tuple[str, int]:
     """Text of the first entries, grouped by file in rank order; (text, files)."""
-    chosen: dict[str, set[int]] = {}
+    chosen: dict[int, set[int]] = {}
     for e in entries:
-        s = chosen.setdefault(e.path, set())
+        s = chosen.setdefault(e.node, set())
         if e.def_index < 0:
             continue
-        ft = tags[e.path]
-        par = parents.get(e.path)
-        if par is None:
-            par = parents[e.path] = parents_of(ft.defs)
+        par = parents(e.node)
         i = e.def_index
         while i >= 0 and i not in s:
             s.add(i)
             i = par[i]
     lines: list[str] = []
-    for path, idxs in chosen.items():
-        lines.append(f"{path}:")
-        defs = tags[path].defs
+    for node, idxs in chosen.items():
+        lines.append(f"{paths[node]}:")
+        defs = tags[node].defs if idxs else []
         for i in sorted(idxs):
             d = defs[i]
             lines.append(f"{d.line:4d}│{d.text}")
@@ -190,8 +169,9 @@ def render_entries(
 
 def fit(
     entries: Sequence[Entry],
-    tags: Mapping[str, FileTags],
-    parents: dict[str, list[int]],
+    paths: Sequence[str | None],
+    tags: Mapping[int, FileTags],
+    parents: Callable[[int], list[int]],
     budget_tokens: int,
 ) -> tuple[str, int]:
     """The longest prefix of `entries` whose rendering fits the budget."""
@@ -199,7 +179,7 @@ def fit(
     best = ("", 0)
     while lo <= hi:
         mid = (lo + hi) // 2
-        text, nfiles = render_entries(entries[:mid], tags, parents)
+        text, nfiles = render_entries(entries[:mid], paths, tags, parents)
         if tokens_of(text) <= budget_tokens:
             best = (text, nfiles)
             lo = mid + 1

@@ -1,11 +1,15 @@
 """`RepoIndex`: the per-project repo map service behind the dynamic system prompt.
 
-Built in the background after `initialize` (`build`, process pool, tags cache
-so a restart re-parses only changed files), kept current from
-`textDocument/didOpen|didChange|didSave` (`update_text`) and
-`workspace/didChangeWatchedFiles` (`refresh_paths`, `remove`), and asked for a
-ranked map per turn (`render`) without ever waiting for a full index: a map
-reports how complete the index was when it was made.
+Built in the background after `initialize` (`build`: a restart loads the
+index snapshot and re-parses only changed files; a cold build parses in a
+process pool), kept current from `textDocument/didOpen|didChange|didSave`
+(`update_text`) and `workspace/didChangeWatchedFiles` (`refresh_paths`,
+`remove`), and asked for a ranked map per turn (`render`) without ever
+waiting for a full index: a map made while indexing says it is partial.
+
+Memory: the server holds the compact graph (graph.py), never every
+definition; the lines of the files a map shows are read from the tags cache
+(or re-parsed from disk when the cache is gone) and kept in a small LRU.
 """
 
 from __future__ import annotations
@@ -13,36 +17,34 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import multiprocessing
-import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections import OrderedDict
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import rank as rank_mod
-from .cache import CachedTags, TagCache
-from .files import SKIP_DIRS, IgnoreRules, looks_indexable, walk_files, wanted_name
+from .build import Builder
+from .cache import CachedTags, MemoryTagCache, TagCache
+from .files import SKIP_DIRS, IgnoreRules, looks_indexable, wanted_name
+from .graph import FileEntry, NameTable, RepoGraph
 from .languages import language_for_path
-from .render import StaticShares, fit, ranked_entries, static_shares, tokens_of
-from .tags import Definition, FileTags, extract_tags
-from .worker import ParseResult, content_hash, parse_batch, parse_one
+from .mentions import mentioned_identifiers
+from .rank import personalized
+from .render import fit, parents_of, ranked_entries, tokens_of
+from .tags import Definition, FileTags, blob_names, extract_tags
+from .worker import ParseResult, content_hash, parse_one
 
 log = logging.getLogger(__name__)
 
-# Fewer files than this to parse: do it in-process, a pool start costs more.
-POOL_THRESHOLD = 24
-# Files per pool task: big enough to amortise pickling, small enough to
-# balance two workers and report progress often.
-BATCH_FILES = 24
-WORKERS = 2
+__all__ = ["RepoIndex", "RepoMap", "mentioned_identifiers"]
 
 # Weights of the request's personalization seeds.
 FOCUS_WEIGHT = 10.0
 MENTIONED_FILE_WEIGHT = 5.0
 TOUCHED_WEIGHT = 3.0
 MENTIONED_DEFINER_WEIGHT = 2.0
+# Decoded tags of recently shown files (a map shows ~50-200).
+LRU_FILES = 512
 
 
 @dataclass
@@ -54,215 +56,20 @@ class RepoMap:
     symbols: int = 0  # definitions shown
 
 
-@dataclass
-class _FileState:
-    tags: FileTags
-    content_hash: str
-    size: int
-    mtime_ns: int
-
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PATHLIKE = re.compile(r"[\w./\\-]*\w\.[A-Za-z][\w+]*")
-
-
-def mentioned_identifiers(prompt: str) -> set[str]:
-    """Identifiers and file names in a prompt (file names with and without folders)."""
-    out: set[str] = set()
-    for m in _PATHLIKE.finditer(prompt):
-        p = m.group(0).replace("\\", "/").strip("./") if m.group(0) != "." else ""
-        if p:
-            out.add(p)
-            out.add(PurePosixPath(p).name)
-    for m in _IDENT.finditer(prompt):
-        if len(m.group(0)) >= 2:
-            out.add(m.group(0))
-    return out
-
-
-def _make_graph(tags: dict[str, FileTags]) -> tuple[rank_mod.FileGraph, StaticShares]:
-    """The graph and static shares of a snapshot of the tags (the graph owns it)."""
-    graph = rank_mod.FileGraph(tags)
-    return graph, static_shares(tags, graph)
-
-
-def _pool_context() -> Any:
-    # The server is asyncio + threads: a plain fork could copy a held lock.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-class RepoIndex:
+class RepoIndex(Builder):
     """The tags of one project root, and the ranked map made from them."""
 
     def __init__(
         self,
-        root: Path,
+        root: Any,
         project_id: str,
         cache: TagCache | None = None,
         *,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
-        self.root = Path(root).resolve()
-        self.project_id = project_id
-        self._cache = cache
-        self._executor = executor
-        self._files: dict[str, _FileState] = {}
-        # path -> tags of the same files; the graph reads this dict live.
-        self._tags: dict[str, FileTags] = {}
-        # Bumped by every editor/watcher change of a path, so a build result
-        # computed from older content does not overwrite it.
-        self._gen: dict[str, int] = {}
-        self._total = 0  # indexable files found by the last walk (0: not walked)
-        self._done = 0
-        self._walked = False
-        self._walked_paths: set[str] = set()
-        self._version = 0  # bumped by every change of the indexed tags
-        self._build_ms = 0
-        self._rules: IgnoreRules | None = None
-        self._graph: rank_mod.FileGraph | None = None
-        self._shares: StaticShares | None = None
-        self._parents: dict[str, list[int]] = {}
-        self.reparsed = 0  # files parsed by the last build (tests, bench)
-
-    # ---- building ----------------------------------------------------------
-
-    async def build(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Index the workspace: cached tags where content is unchanged, parse the rest."""
-        t0 = time.perf_counter()
-        cached = await self._cache_call("load", self.project_id) or {}
-        entries, rules = await asyncio.to_thread(self._walk)
-        self._rules = rules
-        on_disk = {e.rel_path for e in entries}
-        self._total = len(entries)
-        self._walked_paths = set(on_disk)
-        self._walked = True
-        todo: list[tuple[str, str | None]] = []
-        done = 0
-        for n, e in enumerate(entries):
-            c = cached.get(e.rel_path)
-            if c is not None and c.size == e.size and c.mtime_ns == e.mtime_ns:
-                try:
-                    self._set(
-                        e.rel_path,
-                        _FileState(FileTags.from_blob(c.tags), c.content_hash, c.size, c.mtime_ns),
-                    )
-                    done += 1
-                    continue
-                except ValueError:
-                    log.debug("dropping unreadable cached tags of %s", e.rel_path)
-            todo.append((e.rel_path, c.content_hash if c is not None else None))
-            if n % 200 == 199:
-                await asyncio.sleep(0)  # decoding a large cache must not stall the loop
-        self._done = done
-        if progress:
-            progress(done, self._total)
-        stale = [p for p in cached if p not in on_disk]
-        for p in list(self._files):
-            if p not in on_disk and p not in self._gen:
-                self._drop(p)
-        if stale:
-            await self._cache_call("delete", self.project_id, stale)
-        self.reparsed = 0
-        to_save: list[tuple[str, CachedTags]] = []
-        async for results in self._parse(todo):
-            for r in results:
-                self._done += 1
-                self._apply_result(r, cached, to_save)
-            if progress:
-                progress(self._done, self._total)
-            if len(to_save) >= 200:
-                await self._cache_call("save_many", self.project_id, to_save)
-                to_save = []
-        if to_save:
-            await self._cache_call("save_many", self.project_id, to_save)
-        self._done = self._total
-        # Link the graph now, off the event loop, so the first turn after the
-        # build does not pay it. Dropped if an edit lands meanwhile.
-        version = self._version
-        graph, shares = await asyncio.to_thread(_make_graph, dict(self._tags))
-        if version == self._version:
-            self._graph, self._shares = graph, shares
-        self._build_ms = int((time.perf_counter() - t0) * 1000)
-        log.info(
-            "indexed %s: %d files (%d parsed) in %d ms",
-            self.root,
-            len(self._files),
-            self.reparsed,
-            self._build_ms,
-        )
-
-    def _walk(self) -> tuple[list[Any], IgnoreRules]:
-        entries = list(walk_files(self.root))
-        # walk_files builds its own rules; keep one with every nested
-        # .gitignore loaded for later single-path checks.
-        rules = IgnoreRules(self.root)
-        for d in sorted({str(PurePosixPath(e.rel_path).parent) for e in entries} - {"."}):
-            parts = d.split("/")
-            for k in range(1, len(parts) + 1):
-                rules.enter("/".join(parts[:k]))
-        return entries, rules
-
-    async def _parse(self, todo: list[tuple[str, str | None]]) -> Any:
-        root = str(self.root)
-        gens = {rel: self._gen.get(rel, 0) for rel, _ in todo}
-        if len(todo) < POOL_THRESHOLD:
-            for rel, known in todo:
-                yield [(parse_one(root, rel, known), gens[rel])]
-                await asyncio.sleep(0)
-            return
-        loop = asyncio.get_running_loop()
-        own = self._executor is None
-        executor = self._executor or concurrent.futures.ProcessPoolExecutor(
-            max_workers=WORKERS, mp_context=_pool_context()
-        )
-        try:
-            batches = [todo[i : i + BATCH_FILES] for i in range(0, len(todo), BATCH_FILES)]
-            futures = [loop.run_in_executor(executor, parse_batch, root, b) for b in batches]
-            for fut in asyncio.as_completed(futures):
-                results: list[ParseResult] = await fut
-                yield [(r, gens[r.rel_path]) for r in results]
-        finally:
-            if own:
-                # Workers hold grammars (~30 MB each); free them once built,
-                # reaping them off the event loop.
-                await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
-
-    def _apply_result(
-        self,
-        item: tuple[ParseResult, int],
-        cached: dict[str, CachedTags],
-        to_save: list[tuple[str, CachedTags]],
-    ) -> None:
-        r, gen = item
-        if self._gen.get(r.rel_path, 0) != gen:
-            return  # the editor changed it meanwhile: its version wins
-        if r.status == "parsed" and r.tags is not None and r.blob is not None:
-            self.reparsed += 1
-            self._set(r.rel_path, _FileState(r.tags, r.content_hash, r.size, r.mtime_ns))
-            to_save.append((r.rel_path, CachedTags(r.content_hash, r.size, r.mtime_ns, r.blob)))
-        elif r.status == "unchanged":
-            c = cached[r.rel_path]
-            try:
-                tags = FileTags.from_blob(c.tags)
-            except ValueError:
-                return
-            self._set(r.rel_path, _FileState(tags, r.content_hash, r.size, r.mtime_ns))
-            # Same content, new mtime: remember it so the next start skips the read.
-            to_save.append((r.rel_path, CachedTags(r.content_hash, r.size, r.mtime_ns, c.tags)))
-        else:
-            self._drop(r.rel_path)
-
-    async def _cache_call(self, op: str, *args: Any) -> Any:
-        """Call the cache; a failing cache is logged and dropped, never fatal."""
-        if self._cache is None:
-            return None
-        try:
-            return await getattr(self._cache, op)(*args)
-        except Exception as e:  # caches may degrade (HOUSE_STYLE 5)
-            log.warning("repo map cache %s failed, going on in memory: %s", op, e)
-            self._cache = None
-            return None
+        super().__init__(root, project_id, cache or MemoryTagCache(), executor)
+        self._overlay: dict[str, FileTags] = {}  # editor buffers' tags (not in the cache)
+        self._lru: OrderedDict[str, tuple[str, FileTags, list[int]]] = OrderedDict()
 
     # ---- incremental updates -----------------------------------------------
 
@@ -283,62 +90,61 @@ class RepoIndex:
         return not rules.ignored(rel_path)
 
     def update_text(self, rel_path: str, text: str) -> None:
-        """An editor buffer's text (didOpen/didChange/didSave): re-tag it now."""
+        """An editor buffer's text (didOpen/didChange/didSave): re-tag it now.
+
+        Parses one file and marks what it changes in the graph; ranking work
+        waits for the next request (`render`).
+        """
         if not self.indexable(rel_path):
             return
+        self._gen[rel_path] = self._gen.get(rel_path, 0) + 1
         if len(text) > 1_000_000:  # too big either way: skip the encode of a huge buffer
-            self._gen[rel_path] = self._gen.get(rel_path, 0) + 1
             self._drop(rel_path)
             return
         lang = language_for_path(rel_path)
         data = text.encode("utf-8", "surrogatepass")
-        self._gen[rel_path] = self._gen.get(rel_path, 0) + 1
         if lang is None or not looks_indexable(data) or len(data) > 1_000_000:
             self._drop(rel_path)
             return
-        old = self._files.get(rel_path)
+        old = self._entries.get(rel_path)
         h = content_hash(data)
         if old is not None and old.content_hash == h:
             return
         tags = extract_tags(lang, data)
         # size/mtime 0: this content is the buffer's, not known to be on disk.
-        self._set(rel_path, _FileState(tags, h, 0, 0))
+        self._set(rel_path, entry_of_tags(self._names, tags, h, 0, 0))
+        self._overlay[rel_path] = tags
 
     def remove(self, rel_path: str) -> None:
         """A file deleted on disk."""
         self._gen[rel_path] = self._gen.get(rel_path, 0) + 1
         self._drop(rel_path)
-        if self._cache is not None:
-            # Fire and forget within the running loop, if any.
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            loop.create_task(self._cache_call("delete", self.project_id, [rel_path]))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.create_task(self._cache_call("delete", self.project_id, [rel_path]))
 
     async def refresh_paths(self, rel_paths: list[str]) -> None:
         """Files created/changed/deleted on disk (workspace/didChangeWatchedFiles)."""
         to_save: list[tuple[str, CachedTags]] = []
         gone: list[str] = []
         for rel in dict.fromkeys(rel_paths):
+            self._gen[rel] = self._gen.get(rel, 0) + 1
             if not self.indexable(rel) or not (self.root / rel).is_file():
-                if rel in self._files:
+                if rel in self._entries:
                     gone.append(rel)
-                self._gen[rel] = self._gen.get(rel, 0) + 1
                 self._drop(rel)
                 continue
-            self._gen[rel] = self._gen.get(rel, 0) + 1
-            old = self._files.get(rel)
-            r = await asyncio.to_thread(
+            old = self._entries.get(rel)
+            r: ParseResult = await asyncio.to_thread(
                 parse_one, str(self.root), rel, old.content_hash if old else None
             )
             if r.status == "unchanged" and old is not None:
-                old.size, old.mtime_ns = r.size, r.mtime_ns
-                to_save.append(
-                    (rel, CachedTags(r.content_hash, r.size, r.mtime_ns, old.tags.to_blob()))
-                )
-            elif r.status == "parsed" and r.tags is not None and r.blob is not None:
-                self._set(rel, _FileState(r.tags, r.content_hash, r.size, r.mtime_ns))
+                self._set(rel, replace(old, size=r.size, mtime_ns=r.mtime_ns), keep_overlay=True)
+                to_save.append((rel, CachedTags(r.content_hash, r.size, r.mtime_ns, None)))
+            elif r.status == "parsed" and r.blob is not None:
+                self._set(rel, self._entry_of_blob(r.blob, r.content_hash, r.size, r.mtime_ns))
                 to_save.append((rel, CachedTags(r.content_hash, r.size, r.mtime_ns, r.blob)))
             else:
                 gone.append(rel)
@@ -347,85 +153,59 @@ class RepoIndex:
             await self._cache_call("save_many", self.project_id, to_save)
         if gone:
             await self._cache_call("delete", self.project_id, gone)
+        self._rebuild_if_drifted()
 
-    def _set(self, rel_path: str, state: _FileState) -> None:
-        self._version += 1
-        old = self._files.get(rel_path)
-        self._files[rel_path] = state
-        self._tags[rel_path] = state.tags
-        if self._walked and rel_path not in self._walked_paths:
-            # A file created after the walk (editor or watcher): count it as
-            # found and done, so `complete` stays a share of the workspace.
-            self._walked_paths.add(rel_path)
-            self._total += 1
-            self._done += 1
-        self._parents.pop(rel_path, None)
-        if old is None or self._graph is None or self._shares is None:
-            self._graph = self._shares = None  # the file set changed: rebuild lazily
-            return
-        # Same file set: re-link this file in place (cheap) instead of a rebuild.
-        self._graph.tags[rel_path] = state.tags
-        touched = self._graph.update(rel_path, old.tags, state.tags)
-        for f in touched:
-            self._shares.set_file(f, self._tags.get(f), self._graph)
+    def _set(self, rel_path: str, entry: FileEntry, *, keep_overlay: bool = False) -> None:
+        super()._set(rel_path, entry)
+        self._lru.pop(rel_path, None)
+        if not keep_overlay:
+            self._overlay.pop(rel_path, None)
 
     def _drop(self, rel_path: str) -> None:
-        if self._files.pop(rel_path, None) is not None:
-            self._version += 1
-            self._tags.pop(rel_path, None)
-            self._graph = self._shares = None
-            self._parents.pop(rel_path, None)
+        super()._drop(rel_path)
+        self._lru.pop(rel_path, None)
+        self._overlay.pop(rel_path, None)
 
     # ---- reading -------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "files": len(self._files),
-            "symbols": sum(len(s.tags.defs) for s in self._files.values()),
-            "buildMs": self._build_ms,
-            "complete": self.complete,
-        }
-
-    @property
-    def complete(self) -> float:
-        if not self._walked:
-            return 0.0
-        if self._total == 0:
-            return 1.0
-        return min(1.0, self._done / self._total)
-
     def file_tags(self, rel_path: str) -> FileTags | None:
-        s = self._files.get(rel_path)
-        return s.tags if s is not None else None
+        return self._load_tags([rel_path]).get(rel_path)
 
     def find(self, name: str) -> list[tuple[str, Definition]]:
         """Definitions named exactly `name`, by path then line."""
-        graph = self._ensure_graph()
-        out: list[tuple[str, Definition]] = []
-        files = set(graph.definers.get(name, ()))
-        # impl blocks are not definers in the graph but are worth finding.
-        for path in sorted(self._files if not files else files | self._impl_files(name)):
-            for d in self._files[path].tags.defs:
-                if d.name == name:
-                    out.append((path, d))
-        return out
+        g = self._graph
+        nodes = set(g.definer_nodes(name)) | set(g.impl_nodes(name))
+        paths = sorted(p for p in (g.files[i] for i in nodes) if p is not None)
+        tags = self._load_tags(paths)
+        return [(p, d) for p in paths if p in tags for d in tags[p].defs if d.name == name]
 
-    def _impl_files(self, name: str) -> set[str]:
-        return {
-            p
-            for p, s in self._files.items()
-            if any(d.name == name and d.kind == "impl" for d in s.tags.defs)
-        }
+    def defined_names_like(self, low: str, limit: int) -> list[str]:
+        """Defined names equal to `low` ignoring case, then containing it (find_symbol)."""
+        g = self._graph
+        same: list[str] = []
+        partial: list[str] = []
+        for n, name in enumerate(self._names.names):
+            if n not in g.definers and n not in g.impls:
+                continue
+            dl = name.lower()
+            if dl == low:
+                same.append(name)
+            elif len(low) >= 3 and low in dl and len(partial) < limit:
+                partial.append(name)
+        return (same + partial)[:limit]
 
-    def all_definitions(self) -> Iterable[tuple[str, Definition]]:
-        for path in sorted(self._files):
-            for d in self._files[path].tags.defs:
-                yield path, d
+    def known_names(self) -> Container[str]:
+        """Names some indexed file defines or uses (the claim check asks)."""
+        return _KnownNames(self._names, self._graph)
 
-    def _ensure_graph(self) -> rank_mod.FileGraph:
-        if self._graph is None:
-            self._graph, self._shares = _make_graph(dict(self._tags))
-        return self._graph
+    def linked_files(self, rel_path: str) -> set[str]:
+        """Files the references of `rel_path` point at (its edges in the graph)."""
+        g = self._graph
+        g.settle()
+        i = g.node(rel_path)
+        if i is None:
+            return set()
+        return {p for p in (g.files[j] for j in g.row(i)[0]) if p is not None}
 
     def render(
         self,
@@ -437,48 +217,212 @@ class RepoIndex:
     ) -> RepoMap:
         """The ranked map for one request, from whatever is indexed now."""
         complete = self.complete
-        if budget_tokens <= 0 or not self._files:
+        note = self._partial_note(complete)
+        if budget_tokens <= 0 or tokens_of(note) > budget_tokens:
             return RepoMap("", 0, 0, complete)
-        graph = self._ensure_graph()
-        assert self._shares is not None
-        tags = self._tags
+        if not self._entries:
+            return RepoMap(note, 0, tokens_of(note), complete)
+        t0 = time.perf_counter()
+        g, shares = self._graph, self._shares
+        g.settle()
+        shares.refresh()
+        base = g.base_rank()
         mentioned_set = set(mentioned)
-        seeds: dict[str, float] = {}
-
-        def seed(path: str, w: float) -> None:
-            if path in graph.index:
-                seeds[path] = seeds.get(path, 0.0) + w
-
+        seeds = self._seeds(g, base, focus_files, touched, mentioned_set)
+        ranks = personalized(g, seeds, base)
+        names = self._names
+        mentioned_ids = {
+            n for n in map(names.get, mentioned_set) if n is not None and n in g.definers
+        }
+        focus_refs: set[int] = set()
         for f in focus_files:
-            seed(f, FOCUS_WEIGHT)
-        for f in touched:
-            seed(f, TOUCHED_WEIGHT)
-        if mentioned_set:
-            for f in graph.files:
-                if f in mentioned_set or PurePosixPath(f).name in mentioned_set:
-                    seed(f, MENTIONED_FILE_WEIGHT)
-            for name in mentioned_set:
-                ds = graph.definers.get(name, ())
-                # Split among the definers by their base rank: the `urlopen`
-                # the project leans on, not the test helper of the same name.
-                total = sum(graph.base[graph.index[f]] for f in ds)
-                for f in ds:
-                    seed(f, MENTIONED_DEFINER_WEIGHT * graph.base[graph.index[f]] / total)
-        ranks = rank_mod.personalized(graph, seeds)
-        focus_refs: set[str] = set()
-        for f in focus_files:
-            ft = tags.get(f)
-            if ft is not None:
-                focus_refs.update(n for n in ft.refs if n in graph.definers)
+            e = self._entries.get(f)
+            if e is not None:
+                focus_refs.update(n for n in e.ref_ids if n in g.definers)
+        t1 = time.perf_counter()
         entries = ranked_entries(
-            tags,
-            graph,
-            self._shares,
+            g,
+            shares,
             ranks,
-            mentioned={n for n in mentioned_set if n in graph.definers},
+            mentioned=mentioned_ids,
             focus_refs=focus_refs,
             max_chars=budget_tokens * 8,
         )
-        text, nfiles = fit(entries, tags, self._parents, budget_tokens)
+        paths = {g.files[e.node] for e in entries if e.def_index >= 0}
+        loaded = self._load_tags([p for p in paths if p is not None])
+        by_node = {g.index[p]: t for p, t in loaded.items() if p in g.index}
+        entries = [e for e in entries if e.def_index < 0 or e.node in by_node]
+
+        def parents(node: int) -> list[int]:
+            return self._parents(g.files[node] or "", by_node[node])
+
+        text, nfiles = fit(entries, g.files, by_node, parents, budget_tokens - tokens_of(note))
+        if text and note:
+            text = note + text
         nsym = sum(1 for line in text.splitlines() if "│" in line)
+        t2 = time.perf_counter()
+        self.phases["rank_ms"] = round((t1 - t0) * 1000, 1)
+        self.phases["render_ms"] = round((t2 - t1) * 1000, 1)
         return RepoMap(text, nfiles, tokens_of(text), complete, nsym)
+
+    def _seeds(
+        self,
+        g: RepoGraph,
+        base: list[float],
+        focus_files: Sequence[str],
+        touched: Sequence[str],
+        mentioned: set[str],
+    ) -> dict[int, float]:
+        seeds: dict[int, float] = {}
+
+        def seed(i: int | None, w: float) -> None:
+            if i is not None and g.files[i] is not None:
+                seeds[i] = seeds.get(i, 0.0) + w
+
+        for f in focus_files:
+            seed(g.node(f), FOCUS_WEIGHT)
+        for f in touched:
+            seed(g.node(f), TOUCHED_WEIGHT)
+        files: set[int] = set()
+        for m in mentioned:
+            i = g.node(m)
+            if i is not None:
+                files.add(i)
+            files.update(g.by_basename.get(m, ()))
+        for i in files:
+            seed(i, MENTIONED_FILE_WEIGHT)
+        for m in mentioned:
+            ds = g.definer_nodes(m)
+            # Split among the definers by their base rank: the `urlopen` the
+            # project leans on, not the test helper of the same name.
+            total = sum(base[i] for i in ds)
+            for i in ds:
+                seed(i, MENTIONED_DEFINER_WEIGHT * (base[i] / total if total > 0 else 1 / len(ds)))
+        return seeds
+
+    def _partial_note(self, complete: float) -> str:
+        if complete >= 1.0:
+            return ""
+        if not self._walked:
+            return "(partial map: the workspace is still being listed)\n"
+        return (
+            f"(partial map: {self._done:,} of {self._total:,} files indexed so far;"
+            " files not indexed yet are missing)\n"
+        )
+
+    # ---- the lines of shown files ------------------------------------------------
+
+    def _load_tags(self, paths: Sequence[str]) -> dict[str, FileTags]:
+        """Tags of these indexed files: buffer, LRU, cache, else the disk."""
+        out: dict[str, FileTags] = {}
+        missing: list[str] = []
+        for p in paths:
+            entry = self._entries.get(p)
+            if entry is None:
+                continue
+            buf = self._overlay.get(p)
+            if buf is not None:
+                out[p] = buf
+                continue
+            hit = self._lru.get(p)
+            if hit is not None and hit[0] == entry.content_hash:
+                self._lru.move_to_end(p)
+                out[p] = hit[1]
+                continue
+            missing.append(p)
+        if not missing:
+            return out
+        blobs: dict[str, tuple[str, bytes]] = {}
+        try:
+            blobs = self._store.read_blobs(self.project_id, missing)
+        except Exception as e:  # caches may degrade (docs/architecture.md)
+            self._degrade("read_blobs", e)
+        for p in missing:
+            entry = self._entries[p]
+            tags = None
+            got = blobs.get(p)
+            if got is not None and got[0] == entry.content_hash:
+                try:
+                    tags = FileTags.from_blob(got[1])
+                except ValueError:
+                    tags = None
+            if tags is None:
+                tags = self._tags_from_disk(p, entry)
+            if tags is not None and len(tags.defs) == len(entry.def_ids):
+                self._remember(p, entry.content_hash, tags)
+                out[p] = tags
+        return out
+
+    def _tags_from_disk(self, rel: str, entry: FileEntry) -> FileTags | None:
+        """Re-parse one file whose cached tags are gone (the cache degraded)."""
+        r = parse_one(str(self.root), rel)
+        if r.status != "parsed" or r.blob is None:
+            return None
+        if r.content_hash != entry.content_hash:
+            # Changed on disk behind our back: index the new content for next time.
+            self._spawn(self.refresh_paths([rel]))
+            return None
+        self._spawn(
+            self._cache_call(
+                "save_many",
+                self.project_id,
+                [(rel, CachedTags(r.content_hash, r.size, r.mtime_ns, r.blob))],
+            )
+        )
+        return FileTags.from_blob(r.blob)
+
+    def _remember(self, rel: str, h: str, tags: FileTags) -> None:
+        self._lru[rel] = (h, tags, [])
+        if len(self._lru) > LRU_FILES:
+            self._lru.popitem(last=False)
+
+    def _parents(self, rel: str, tags: FileTags) -> list[int]:
+        hit = self._lru.get(rel)
+        if hit is not None and hit[1] is tags:
+            if not hit[2] and tags.defs:
+                hit[2].extend(parents_of(tags.defs))
+            return hit[2]
+        return parents_of(tags.defs)
+
+    def _entry_of_blob(self, blob: bytes, h: str, size: int, mtime_ns: int) -> FileEntry:
+        b = blob_names(blob)
+        return make_entry_from_names(self._names, h, size, mtime_ns, b)
+
+
+class _KnownNames:
+    def __init__(self, names: NameTable, graph: RepoGraph) -> None:
+        self._names, self._graph = names, graph
+
+    def __contains__(self, name: object) -> bool:
+        n = self._names.get(name) if isinstance(name, str) else None
+        if n is None:
+            return False
+        g = self._graph
+        # While indexing, who uses a name is not tracked yet: any name seen counts.
+        return g.bulk or n in g.definers or n in g.referrers
+
+
+def entry_of_tags(names: NameTable, tags: FileTags, h: str, size: int, mtime_ns: int) -> FileEntry:
+    from array import array
+
+    from .graph import make_entry
+
+    return make_entry(
+        names,
+        h,
+        size,
+        mtime_ns,
+        [d.name for d in tags.defs],
+        [d.kind for d in tags.defs],
+        array("H", (min(len(d.text), 65535) for d in tags.defs)),
+        list(tags.refs),
+        array("I", tags.refs.values()),
+    )
+
+
+def make_entry_from_names(names: NameTable, h: str, size: int, mtime_ns: int, b: Any) -> FileEntry:
+    from .graph import make_entry
+
+    return make_entry(
+        names, h, size, mtime_ns, b.def_names, b.kinds, b.text_lens, b.ref_names, b.ref_counts
+    )

@@ -1,22 +1,26 @@
 """Tags of one file: its definitions (with signature line) and references.
 
 This is what the index keeps per file instead of the syntax tree (a tree costs
-~26x the source size; tags are a few percent of it). `extract_tags` runs
+~26x the source size; tags are a few percent of it). Definitions come from
+the language's tags query; references from a lexer (references.py says why). `extract_tags` runs
 inside worker processes and for single editor buffers in-process; the result
 is a small picklable value that also serialises to the `file_tags.tags` blob.
 """
 
 from __future__ import annotations
 
-import json
+import struct
+import time
 import zlib
-from collections import Counter
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tree_sitter import QueryCursor
+from tree_sitter import Node, QueryCursor
 
 from .languages import grammar, parser
+from .references import reference_counts
 
 # Signature lines longer than this are cut: minified or generated code would
 # otherwise blow the map budget with one line.
@@ -37,8 +41,14 @@ _KIND_PRIORITY = {
     "type": 3,
     "function": 2,
 }
+_CAPTURE_PRIORITY = {f"definition.{k}": v for k, v in _KIND_PRIORITY.items()}
 
-BLOB_VERSION = 1
+# The cache blob: zlib over a fixed header of section lengths and the
+# sections (names and lines joined by "\n", numbers as arrays), so the index
+# can read a file's names without building its Definition objects
+# (`blob_names`) and a full decode is a few splits, not a JSON parse.
+_MAGIC = b"OTG2"
+_HEADER = struct.Struct("<4s9I")
 
 
 class Definition(NamedTuple):
@@ -49,6 +59,16 @@ class Definition(NamedTuple):
     text: str  # the source line holding the name, right-stripped, capped
 
 
+class BlobNames(NamedTuple):
+    """What the ranking needs of a file, read from its blob."""
+
+    def_names: list[str]
+    kinds: list[str]
+    text_lens: array  # characters of each definition's line
+    ref_names: list[str]
+    ref_counts: array
+
+
 @dataclass
 class FileTags:
     lang: str
@@ -57,25 +77,96 @@ class FileTags:
     refs: dict[str, int] = field(default_factory=dict)
 
     def to_blob(self) -> bytes:
-        doc = {"v": BLOB_VERSION, "l": self.lang, "d": [list(d) for d in self.defs], "r": self.refs}
-        return zlib.compress(json.dumps(doc, separators=(",", ":")).encode("utf-8"), 1)
+        return zlib.compress(self.to_raw(), 1)
+
+    def to_raw(self) -> bytes:
+        """The blob before compression (what `blob_names(raw, compressed=False)` reads)."""
+        defs = self.defs
+        sections = [
+            self.lang.encode(),
+            _join(d.name for d in defs),
+            _join(d.kind for d in defs),
+            array("i", (d.line for d in defs)).tobytes(),
+            array("i", (d.end_line for d in defs)).tobytes(),
+            array("H", (min(len(d.text), 65535) for d in defs)).tobytes(),
+            _join(d.text for d in defs),
+            _join(self.refs),
+            array("I", self.refs.values()).tobytes(),
+        ]
+        head = _HEADER.pack(_MAGIC, *(len(x) for x in sections))
+        return head + b"".join(sections)
 
     @classmethod
     def from_blob(cls, blob: bytes) -> FileTags:
         """Decode a cached blob; raises ValueError when it is not ours or too old."""
-        try:
-            doc = json.loads(zlib.decompress(blob))
-        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"bad tags blob: {e}") from e
-        if not isinstance(doc, dict) or doc.get("v") != BLOB_VERSION:
-            raise ValueError("tags blob of another version")
-        defs = [Definition(*d) for d in doc["d"]]
-        return cls(doc["l"], defs, doc["r"])
+        lang, names, kinds, lines, ends, _lens, texts, refs, counts = _sections(blob)
+        n = len(lines) // 4
+        defs = list(
+            map(
+                Definition,
+                _split(names, n),
+                _split(kinds, n),
+                _ints("i", lines),
+                _ints("i", ends),
+                _split(texts, n),
+            )
+        )
+        ref_names = _split(refs, len(counts) // 4)
+        return cls(lang.decode(), defs, dict(zip(ref_names, _ints("I", counts), strict=True)))
 
 
-def _line_text(src: bytes, start_byte: int) -> str:
-    begin = src.rfind(b"\n", 0, start_byte) + 1
-    end = src.find(b"\n", start_byte)
+def blob_names(blob: bytes, *, compressed: bool = True) -> BlobNames:
+    """The names in a blob (ValueError when it is not ours), without its lines."""
+    _lang, names, kinds, lines, _ends, lens, _texts, refs, counts = _sections(blob, compressed)
+    n = len(lines) // 4
+    return BlobNames(
+        _split(names, n),
+        _split(kinds, n),
+        _ints("H", lens),
+        _split(refs, len(counts) // 4),
+        _ints("I", counts),
+    )
+
+
+def _join(items: Iterable[str]) -> bytes:
+    return "\n".join(items).encode("utf-8", "surrogatepass")
+
+
+def _split(raw: bytes, n: int) -> list[str]:
+    if n == 0:
+        return []
+    out = raw.decode("utf-8", "surrogatepass").split("\n")
+    if len(out) != n:
+        raise ValueError("bad tags blob: section length")
+    return out
+
+
+def _ints(code: str, raw: bytes) -> array:
+    a = array(code)
+    a.frombytes(raw)
+    return a
+
+
+def _sections(blob: bytes, compressed: bool = True) -> list[bytes]:
+    try:
+        data = zlib.decompress(blob) if compressed else blob
+    except zlib.error as e:
+        raise ValueError(f"bad tags blob: {e}") from e
+    if len(data) < _HEADER.size or data[:4] != _MAGIC:
+        raise ValueError("tags blob of another version")
+    lengths = _HEADER.unpack_from(data)[1:]
+    out, pos = [], _HEADER.size
+    for n in lengths:
+        out.append(data[pos : pos + n])
+        pos += n
+    if pos != len(data):
+        raise ValueError("bad tags blob: length")
+    return out
+
+
+def _line_text(src: bytes, begin: int) -> str:
+    """The line starting at byte `begin`, right-stripped and capped."""
+    end = src.find(b"\n", begin)
     if end < 0:
         end = len(src)
     # Cap in bytes first so a 1 MB single-line file costs nothing here.
@@ -86,44 +177,58 @@ def _line_text(src: bytes, start_byte: int) -> str:
     return text
 
 
-def extract_tags(lang: str, src: bytes) -> FileTags:
-    """Parse `src` with the grammar of `lang` and run its tags query."""
+def extract_tags(lang: str, src: bytes, parse_cpu: list[float] | None = None) -> FileTags:
+    """Parse `src` with the grammar of `lang`, run its definitions query, lex its references.
+
+    `parse_cpu[0]` gets the CPU seconds of the parse alone (for --stats).
+    """
     g = grammar(lang)
+    t = time.process_time()
     tree = parser(lang).parse(src)
-    is_def = g.def_patterns
-    # name node start byte -> (priority, Definition)
-    defs: dict[int, tuple[int, Definition]] = {}
-    # reference node start byte -> name; keyed by node so one identifier caught
-    # by two patterns (call and plain identifier) counts once.
-    refs: dict[int, bytes] = {}
-    for pattern, caps in QueryCursor(g.query).matches(tree.root_node):
-        if not is_def[pattern]:
-            for nodes in caps.values():
-                for n in nodes:
-                    refs[n.start_byte] = n.text  # type: ignore[assignment]
+    if parse_cpu is not None:
+        parse_cpu[0] += time.process_time() - t
+    cursor = QueryCursor(g.query)
+    if g.max_start_depth is not None:
+        cursor.set_max_start_depth(g.max_start_depth)
+    # name node start byte -> (priority, capture, name node, definition node):
+    # the best kind per name first, Definitions made once at the end.
+    best: dict[int, tuple[int, str, Node, Node]] = {}
+    priority = _CAPTURE_PRIORITY
+    for _pattern, caps in cursor.matches(tree.root_node):
+        names = caps.get("name")
+        if not names:
             continue
-        name_node = caps["name"][0]
+        name_node = names[0]
         key = name_node.start_byte
         for cap, nodes in caps.items():
             if cap == "name":
                 continue
-            kind = cap[11:]  # "definition.<kind>"
-            prio = _KIND_PRIORITY.get(kind, 1)
-            old = defs.get(key)
-            if old is not None and old[0] >= prio:
-                continue
-            name = (name_node.text or b"").decode("utf-8", "replace")
-            line = name_node.start_point[0] + 1
-            defs[key] = (
-                prio,
-                Definition(name, kind, line, nodes[0].end_point[0] + 1, _line_text(src, key)),
+            prio = priority.get(cap, 1)
+            old = best.get(key)
+            if old is None or old[0] < prio:
+                best[key] = (prio, cap, name_node, nodes[0])
+    out = []
+    for _prio, cap, name_node, def_node in best.values():
+        row, column = name_node.start_point
+        out.append(
+            Definition(
+                (name_node.text or b"").decode("utf-8", "replace"),
+                cap[11:],  # "definition.<kind>"
+                row + 1,
+                def_node.end_point[0] + 1,
+                _line_text(src, name_node.start_byte - column),
             )
-    counts: Counter[bytes] = Counter()
-    for start, raw in refs.items():
-        if start not in defs:
-            counts[raw] += 1
-    out = sorted((d for _, d in defs.values()), key=lambda d: (d.line, d.name))
-    # One-letter names are loop variables and parameters: they never make a
-    # useful edge and they bloat the cache.
-    ref_counts = {k.decode("utf-8", "replace"): v for k, v in counts.items() if len(k) > 1}
-    return FileTags(lang, out, ref_counts)
+        )
+    out.sort(key=lambda d: (d.line, d.name))
+    counts = reference_counts(lang, src)
+    # A definition's own name is not a reference to it.
+    for d in out:
+        raw = d.name.encode("utf-8", "surrogatepass")
+        n = counts.get(raw, 0)
+        if n > 1:
+            counts[raw] = n - 1
+        elif n:
+            counts.pop(raw)
+    # One decode for all the names (they hold no newline).
+    ref_names = b"\n".join(counts).decode("utf-8", "replace").split("\n") if counts else []
+    return FileTags(lang, out, dict(zip(ref_names, counts.values(), strict=True)))

@@ -84,16 +84,13 @@ class FindSymbolTool:
 
 
 def _loose(index: RepoIndex, name: str) -> list[tuple[str, Definition]]:
-    low = name.lower()
-    same_case: list[tuple[str, Definition]] = []
-    partial: list[tuple[str, Definition]] = []
-    for path, d in index.all_definitions():
-        dl = d.name.lower()
-        if dl == low:
-            same_case.append((path, d))
-        elif len(low) >= 3 and low in dl and len(partial) < MAX_MATCHES:
-            partial.append((path, d))
-    return (same_case + partial)[:MAX_MATCHES]
+    """Same name in another case first, then names containing it (from the name index)."""
+    out: list[tuple[str, Definition]] = []
+    for similar in index.defined_names_like(name.lower(), MAX_MATCHES):
+        out.extend(index.find(similar))
+        if len(out) >= MAX_MATCHES:
+            break
+    return out[:MAX_MATCHES]
 
 
 def context_tools(resolve: IndexResolver) -> list[Tool]:

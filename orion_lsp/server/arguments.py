@@ -1,6 +1,6 @@
 """Typed, validated arguments of the `orion.*` commands.
 
-Commands take one JSON object with camelCase keys (CONTRACT "Commands").
+Commands take one JSON object with camelCase keys (docs/protocol.md#commands).
 Anything else is a -32602 with a message that says what was wrong; unknown
 keys are ignored so newer clients keep working with older servers.
 """
@@ -79,6 +79,13 @@ class RewindArgs:
 @dataclass(frozen=True)
 class CancelArgs:
     turn_id: str
+
+
+@dataclass(frozen=True)
+class FeedbackArgs:
+    turn_id: str
+    rating: str  # up | down
+    comment: str | None = None
 
 
 def single_object(arguments: Any, command: str, *, required: bool = True) -> dict[str, Any]:
@@ -235,3 +242,14 @@ def parse_cancel(arguments: Any) -> CancelArgs:
 
 def parse_status(arguments: Any) -> None:
     single_object(arguments, "orion.status", required=False)
+
+
+def parse_feedback(arguments: Any) -> FeedbackArgs:
+    obj = single_object(arguments, "orion.feedback")
+    turn_id = obj.get("turnId")
+    if not isinstance(turn_id, str) or not turn_id:
+        raise InvalidArguments("'turnId' must be a non-empty string")
+    rating = obj.get("rating")
+    if rating not in ("up", "down"):
+        raise InvalidArguments("'rating' must be 'up' or 'down'")
+    return FeedbackArgs(turn_id, rating, _opt_str(obj, "comment"))

@@ -1,56 +1,39 @@
 """`textDocument/codeAction`, `codeAction/resolve` and the `orion.codeAction` command.
 
-Listing (CONTRACT "Code actions") calls no model and touches no storage: it
-reads the open buffer, finds the innermost function or class at the start of
-the range with tree-sitter, and returns actions whose command is
-`orion.codeAction {action, uri, range, diagnostic?}`. Editors ask for code
-actions on every cursor move, so the parse tree of each document version is
-kept (a few documents, LRU) and a request on an unchanged buffer costs a tree
-walk only.
+Listing (docs/protocol.md#code-actions) calls no model and touches no
+storage: it reads the open buffer, finds the innermost function or class at
+the start of the range (context/definitions.py, which keeps the parse trees),
+and returns actions whose command is
+`orion.codeAction {action, uri, range, diagnostic?}`.
 
 Running an action is a turn like a chat turn (streamed, stored, in history):
 the stored user message is the action's title, and the instructions (the
-diagnostic, the enclosing definition, where tests go) travel as the turn's
-`task`, with the selection and the repo map added by the orchestrator.
+diagnostic, the enclosing definition, where tests go; their text is
+agent/prompts/code_actions.md) travel as the turn's `task`, with the
+selection and the repo map added by the orchestrator.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import OrderedDict
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
 from ..agent.turn import TurnRequest
-from ..positions import UTF8, UTF16, TextPositions, encoding_of, line_of_offset, units
+from ..context.definitions import Definition, TreeCache, find_definition, language_for_path
+from ..positions import UTF16, encoding_of
 from ..project import uri_to_path
 from .arguments import Range, ThreadKeys, parse_range, parse_thread_keys, single_object
+from .documents import LineIndexedDocument
 from .errors import InvalidArguments
 
 if TYPE_CHECKING:
-    from tree_sitter import Node, Tree
-
     from .server import OrionLanguageServer
     from .turn_requests import TurnRequests
-
-log = logging.getLogger(__name__)
-
-
-# tree-sitter and its grammars load on the first code action, not at server start.
-def language_for_path(path: str) -> str | None:
-    from ..context.languages import language_for_path as find
-
-    return find(path)
-
-
-def parser(lang: str) -> Any:
-    from ..context.languages import parser as make
-
-    return make(lang)
-
 
 COMMAND = "orion.codeAction"
 ACTIONS = ("explain", "fix", "docstring", "tests")
@@ -61,212 +44,6 @@ KINDS = (
 )
 MAX_TITLE_MESSAGE = 80
 MAX_DEFINITION_CHARS = 8000
-TREE_CACHE_SIZE = 8
-
-# Node types that are "a function or class" per language. Anonymous functions
-# count only when a variable names them (`const f = () => ...`).
-_DEF_TYPES: dict[str, frozenset[str]] = {
-    "python": frozenset({"function_definition", "class_definition"}),
-    "javascript": frozenset(
-        {
-            "function_declaration",
-            "generator_function_declaration",
-            "method_definition",
-            "class_declaration",
-            "arrow_function",
-            "function_expression",
-        }
-    ),
-    "go": frozenset({"function_declaration", "method_declaration", "type_spec"}),
-    "rust": frozenset(
-        {"function_item", "struct_item", "enum_item", "trait_item", "impl_item", "mod_item"}
-    ),
-    "java": frozenset(
-        {
-            "method_declaration",
-            "constructor_declaration",
-            "class_declaration",
-            "interface_declaration",
-            "enum_declaration",
-            "record_declaration",
-        }
-    ),
-    "c": frozenset({"function_definition", "struct_specifier"}),
-    "cpp": frozenset({"function_definition", "class_specifier", "struct_specifier"}),
-}
-_DEF_TYPES["typescript"] = _DEF_TYPES["javascript"] | {
-    "interface_declaration",
-    "abstract_class_declaration",
-}
-_DEF_TYPES["tsx"] = _DEF_TYPES["typescript"]
-_ANONYMOUS = frozenset({"arrow_function", "function_expression"})
-_NAME_LEAVES = frozenset(
-    {
-        "identifier",
-        "field_identifier",
-        "qualified_identifier",
-        "destructor_name",
-        "operator_name",
-        "type_identifier",
-        "property_identifier",
-    }
-)
-
-
-@dataclass(frozen=True)
-class Definition:
-    """The innermost function or class around a position (0-based lines)."""
-
-    name: str
-    kind: str  # "function" or "class"
-    start_line: int
-    end_line: int
-    text: str
-
-
-class TreeCache:
-    """Parse trees of the last few documents (editors re-ask on every cursor move).
-
-    Same version: the cached tree. New version: the changed byte span is found
-    by comparing the old and new text (common prefix and suffix), the old tree
-    is edited and re-parsed incrementally, which costs a fraction of a full
-    parse (NOTES_DEPS: ~0.5 ms vs ~15 ms for 100 KB).
-    """
-
-    def __init__(self, size: int = TREE_CACHE_SIZE) -> None:
-        self._size = size
-        self._trees: OrderedDict[str, tuple[Any, str, bytes, Tree]] = OrderedDict()
-
-    def tree(self, key: str, version: Any, lang: str, src: bytes) -> Tree:
-        hit = self._trees.get(key)
-        if hit is not None and hit[1] == lang:
-            old_version, _, old_src, old_tree = hit
-            if old_version == version and version is not None and old_src == src:
-                self._trees.move_to_end(key)
-                return old_tree
-            tree = _reparse(lang, old_src, old_tree, src)
-        else:
-            tree = parser(lang).parse(src)
-        self._trees[key] = (version, lang, src, tree)
-        self._trees.move_to_end(key)
-        while len(self._trees) > self._size:
-            self._trees.popitem(last=False)
-        return tree
-
-
-def _common_prefix(a: bytes, b: bytes, limit: int) -> int:
-    lo, hi = 0, limit  # binary search on slice equality: C-speed compares, log n steps
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    lo, hi = 0, limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[len(a) - mid :] == b[len(b) - mid :]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _point(src: bytes, offset: int) -> tuple[int, int]:
-    return src.count(b"\n", 0, offset), offset - (src.rfind(b"\n", 0, offset) + 1)
-
-
-def _reparse(lang: str, old: bytes, old_tree: Tree, new: bytes) -> Tree:
-    start = _common_prefix(old, new, min(len(old), len(new)))
-    suffix = _common_suffix(old, new, min(len(old), len(new)) - start)
-    old_end, new_end = len(old) - suffix, len(new) - suffix
-    old_tree.edit(
-        start_byte=start,
-        old_end_byte=old_end,
-        new_end_byte=new_end,
-        start_point=_point(old, start),
-        old_end_point=_point(old, old_end),
-        new_end_point=_point(new, new_end),
-    )
-    return parser(lang).parse(new, old_tree)
-
-
-def _name_of(node: Node) -> str | None:
-    named = node.child_by_field_name("name")
-    if named is None:
-        # C/C++ functions name themselves inside nested declarators.
-        d = node.child_by_field_name("declarator")
-        while d is not None and d.type not in _NAME_LEAVES:
-            d = d.child_by_field_name("declarator") or (
-                d.named_children[0] if d.named_children else None
-            )
-        named = d
-    if named is None and node.type in _ANONYMOUS and node.parent is not None:
-        if node.parent.type == "variable_declarator":
-            named = node.parent.child_by_field_name("name")
-    if named is None or named.text is None:
-        return None
-    return named.text.decode("utf-8", "replace")
-
-
-def find_definition(
-    text: str,
-    lang: str,
-    line: int,
-    character: int,
-    encoding: str = UTF16,
-    *,
-    tree: Tree | None = None,
-) -> Definition | None:
-    """The innermost named function or class containing the LSP position (line, character)."""
-    src = text.encode("utf-8", "surrogatepass")
-    if tree is None:
-        tree = parser(lang).parse(src)
-    at = TextPositions(text, encoding)
-    if line >= len(at.starts):
-        return None
-    # tree-sitter counts UTF-8 bytes; a byte offset also spares its idea of rows.
-    byte = units(text[: at.offset(line, character)], UTF8)
-    node: Node | None = tree.root_node.named_descendant_for_byte_range(byte, byte)
-    types = _DEF_TYPES.get(lang, frozenset())
-    while node is not None:
-        if node.type in types:
-            name = _name_of(node)
-            if name:
-                outer = node
-                if node.parent is not None and node.parent.type == "decorated_definition":
-                    outer = node.parent  # decorators belong to the definition
-                kind = (
-                    "class"
-                    if any(
-                        w in node.type
-                        for w in (
-                            "class",
-                            "struct",
-                            "interface",
-                            "enum",
-                            "trait",
-                            "impl",
-                            "type_spec",
-                            "record",
-                            "mod_item",
-                        )
-                    )
-                    else "function"
-                )
-                body = src[outer.start_byte : outer.end_byte].decode("utf-8", "replace")
-                first, last = (
-                    line_of_offset(at.starts, len(src[:b].decode("utf-8", "surrogatepass")))
-                    for b in (outer.start_byte, outer.end_byte)
-                )
-                return Definition(name, kind, first, last, body)
-        node = node.parent
-    return None
-
 
 # -- listing -------------------------------------------------------------------------
 
@@ -312,10 +89,12 @@ def list_actions(
     params: lsp.CodeActionParams,
     trees: TreeCache | None = None,
     encoding: str = UTF16,
+    starts: list[int] | None = None,
 ) -> list[lsp.CodeAction]:
     """The Orion actions for a range (pure: no model, no storage).
 
-    `encoding` is the negotiated position encoding the request's range is in.
+    `encoding` is the negotiated position encoding the request's range is in;
+    `starts` the text's line starts when the open document has them.
     """
     only = [str(k) for k in params.context.only] if params.context.only else None
     rng = params.range
@@ -340,7 +119,7 @@ def list_actions(
         src = text.encode("utf-8", "surrogatepass")
         tree = trees.tree(uri, version, lang, src) if trees is not None else None
         found = find_definition(
-            text, lang, rng.start.line, rng.start.character, encoding, tree=tree
+            text, lang, rng.start.line, rng.start.character, encoding, tree=tree, starts=starts
         )
         if found is not None:
             for action, title in (
@@ -360,13 +139,16 @@ def code_actions(
     path = uri_to_path(uri)
     if path is None or ls.projects.for_path(path) is None:
         return []
+    starts: list[int] | None = None
     try:
         doc = ls.workspace.get_text_document(uri)
         text, version = doc.source, doc.version
+        if isinstance(doc, LineIndexedDocument):
+            starts = doc.line_starts()
     except Exception:  # not open and unreadable: the diagnostic actions still work
         text, version = None, None
     encoding = encoding_of(ls.workspace.position_encoding)
-    return list_actions(uri, text, version, params, trees, encoding)
+    return list_actions(uri, text, version, params, trees, encoding, starts)
 
 
 def resolve(action: lsp.CodeAction) -> lsp.CodeAction:
@@ -387,7 +169,9 @@ class CodeActionArgs:
     uri: str
     range: Range
     diagnostic: dict[str, Any] | None = None
-    detach: bool = False
+    # Detached unless asked otherwise: stock clients (eglot) run a code action's
+    # command synchronously and give up or freeze while the turn runs.
+    detach: bool = True
     thread: ThreadKeys = ThreadKeys()
 
 
@@ -408,7 +192,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
             raise InvalidArguments("'diagnostic' must be an LSP diagnostic with a 'message'")
     if action == "fix" and diagnostic is None:
         raise InvalidArguments("action 'fix' needs a 'diagnostic'")
-    detach = obj.get("detach", False)
+    detach = obj.get("detach", True)
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
     return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))
@@ -436,71 +220,71 @@ def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:
     return requests.request(target, prompt, source="code_action", selection=sel, task=task)
 
 
+@cache
+def _templates() -> dict[str, str]:
+    """The sections of agent/prompts/code_actions.md, by name."""
+    # A plain path, as for the system prompt: package data sits beside the modules.
+    text = (Path(__file__).parents[1] / "agent" / "prompts" / "code_actions.md").read_text("utf-8")
+    parts = re.split(r"^## (\w+)\n", text, flags=re.MULTILINE)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _task(template: str, /, **values: Any) -> str:
+    t = _templates()
+    return t[template].format(edit_rule=t["edit_rule"], **values)
+
+
 def _definition_block(found: Definition | None) -> str:
     if found is None:
         return ""
     body = found.text
     if len(body) > MAX_DEFINITION_CHARS:
         body = body[:MAX_DEFINITION_CHARS] + "\n... [cut; read the file for the rest]"
-    return (
-        f"\nThe enclosing {found.kind} is `{found.name}` "
-        f"(lines {found.start_line + 1}-{found.end_line + 1}):\n```\n{body}\n```\n"
+    return _templates()["definition"].format(
+        kind=found.kind,
+        name=found.name,
+        first=found.start_line + 1,
+        last=found.end_line + 1,
+        body=body,
     )
 
 
 def _prompt_and_task(
     args: CodeActionArgs, rel: str, found: Definition | None, root: Path
 ) -> tuple[str, str]:
+    """The action's title (stored as the user message) and its task for the model."""
     r = args.range
     where = f"{rel}:{r.start_line + 1}"
-    edit_rule = (
-        "Read the file with read_file first, then change it with edit_file (copy oldText "
-        "exactly, a few lines, so it matches once). Finish with one or two sentences saying "
-        "what you changed."
-    )
+    definition = _definition_block(found)
     if args.action == "explain":
         lines = f"lines {r.start_line + 1}-{r.end_line + 1}"
         return (
             f"Explain {rel} {lines}",
-            f"Explain the selected code in {rel} ({lines}): what it does, how, and anything "
-            "surprising. Use the tools to look up what it calls if needed. Do not edit files."
-            + _definition_block(found),
+            _task("explain", rel=rel, lines=lines, definition=definition),
         )
     if args.action == "fix":
         d = args.diagnostic or {}
         message = str(d.get("message", ""))
-        source = f" reported by {d['source']}" if d.get("source") else ""
-        code = f" [{d['code']}]" if d.get("code") is not None else ""
         return (
             f"Fix: {' '.join(message.split())[:200]} ({where})",
-            f"Fix this problem{source} at {where}{code}:\n{message}\n"
-            + _definition_block(found)
-            + f"\nMake the smallest change that fixes it. {edit_rule}",
+            _task(
+                "fix",
+                source=f" reported by {d['source']}" if d.get("source") else "",
+                where=where,
+                code=f" [{d['code']}]" if d.get("code") is not None else "",
+                message=message,
+                definition=definition,
+            ),
         )
     assert found is not None
+    about = {"kind": found.kind, "name": found.name, "rel": rel, "definition": definition}
     if args.action == "docstring":
-        return (
-            f"Add docstring: {found.name} ({where})",
-            f"Add a docstring (or the language's documentation comment) to the {found.kind} "
-            f"`{found.name}` in {rel}, in the style the file already uses. Change nothing else."
-            + _definition_block(found)
-            + edit_rule,
-        )
+        return f"Add docstring: {found.name} ({where})", _task("docstring", **about)
     test_path = suggest_test_path(root, rel)
-    exists = (root / test_path).exists()
-    how = (
-        f"{test_path} exists: read it, then add the tests with edit_file."
-        if exists
-        else f"Create {test_path} with create_file."
-    )
+    how = _templates()["tests_existing" if (root / test_path).exists() else "tests_new"]
     return (
         f"Write tests: {found.name} ({where})",
-        f"Write tests for the {found.kind} `{found.name}` in {rel}. {how} Follow the test "
-        "style and framework the project already uses (for Python, pytest functions); import "
-        "the code under test the way the project's other tests do. Read the code under test "
-        "first."
-        + _definition_block(found)
-        + "Finish with a short summary of what the tests cover.",
+        _task("tests", how=how.format(test_path=test_path), **about),
     )
 
 

@@ -15,9 +15,11 @@ To add a command:
 2. write a `CommandHandlers` method: `async def x(self, args) -> dict` that
    calls one service, or, for a turn, `def x_turn(self, args) -> TurnRequest`
    built with `self.requests` (which resolves `uri` once);
-3. add one `Command(...)` line to `COMMANDS` and a test in tests/lsp.
+3. add one `Command(...)` line to `COMMANDS`, a test in tests/lsp, and its
+   section in docs/protocol.md#commands.
 Errors need no handling in the command: `errors.to_rpc_error` maps them at
-the boundary, which also sends the showMessage the protocol asks for.
+the boundary, which also sends the showMessage the protocol asks for
+(docs/protocol.md#errors; docs/architecture.md#thin-handlers says why).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .arguments import (
     CancelArgs,
     ChatArgs,
     DeleteThreadArgs,
+    FeedbackArgs,
     HistoryArgs,
     RenameThreadArgs,
     RewindArgs,
@@ -39,12 +42,14 @@ from .arguments import (
     parse_cancel,
     parse_chat,
     parse_delete_thread,
+    parse_feedback,
     parse_history,
     parse_rename_thread,
     parse_rewind,
     parse_status,
     parse_threads,
 )
+from .errors import InvalidArguments
 from .thread_commands import ThreadCommands
 from .turn_requests import TurnRequests
 
@@ -109,6 +114,9 @@ class CommandHandlers:
             "criticModel": s.critic_model,
             "repoMap": self._ls.repo_map_stats(),
             "runningTurns": self._ls.turns.running(),
+            # Whether the client said this workspace may run its test command.
+            "workspaceTrusted": s.workspace_trusted,
+            "testRuns": self._ls.test_runs(),
             "telemetry": services.telemetry_status(),
         }
         if services.db_error is not None:
@@ -117,6 +125,18 @@ class CommandHandlers:
 
     async def cancel(self, args: CancelArgs) -> dict[str, Any]:
         return {"cancelled": self._ls.turns.cancel(args.turn_id)}
+
+    async def feedback(self, args: FeedbackArgs) -> dict[str, Any]:
+        from ..evals.feedback import UnknownTurn, rate_turn
+
+        services = self._ls.services
+        db = services.require_db()
+        assert services.scores is not None
+        try:
+            await rate_turn(db, services.scores, args.turn_id, args.rating, args.comment)
+        except UnknownTurn as exc:
+            raise InvalidArguments(str(exc)) from None
+        return {"turnId": args.turn_id, "rating": args.rating}
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("orion.history", parse_history, handler=CommandHandlers.history),
     Command("orion.status", parse_status, handler=CommandHandlers.status),
     Command("orion.cancel", parse_cancel, handler=CommandHandlers.cancel),
+    Command("orion.feedback", parse_feedback, handler=CommandHandlers.feedback),
     Command(
         code_actions.COMMAND, code_actions.parse_code_action, turn=CommandHandlers.code_action_turn
     ),

@@ -65,14 +65,15 @@ class LineIndexedDocument(TextDocument):
         super().__init__(*args, **kwargs)
         self._starts: list[int] | None = None
 
-    def _line_starts(self) -> list[int]:
+    def line_starts(self) -> list[int]:
+        """Where LSP's lines begin (kept up to date by each change; do not modify)."""
         if self._starts is None:
             self._starts = line_starts(self.source)
         return self._starts
 
     @property
     def lines(self) -> Sequence[str]:
-        return _Lines(self.source, self._line_starts())
+        return _Lines(self.source, self.line_starts())
 
     def _apply_full_change(self, change: lsp.TextDocumentContentChangeEvent) -> None:
         super()._apply_full_change(change)
@@ -80,7 +81,7 @@ class LineIndexedDocument(TextDocument):
 
     def _apply_incremental_change(self, change: lsp.TextDocumentContentChangePartial) -> None:
         src = self.source
-        starts = self._line_starts()
+        starts = self.line_starts()
         at = TextPositions(src, encoding_of(self._position_codec.encoding), starts)
         rng = change.range
         start = at.offset(rng.start.line, rng.start.character)

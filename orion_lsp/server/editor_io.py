@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,14 @@ from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
 from ..agent.guard import EditRefused, sensitive_reason
-from ..agent.tools.base import FileEdit, OpenDocument
+from ..agent.tools.base import EditFailed, FileEdit, OpenDocument
 from ..positions import TextPositions, addressable, encoding_of
 from ..project import uri_to_path
 from ..redact import Redactor
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
+    from pygls.workspace import TextDocument
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class WorkspaceDocuments:
     def _open_uri(self, path: Path) -> str | None:
         """The URI of the open buffer for `path` (reached through any symlink), if any."""
         try:
-            docs = self._server.workspace.text_documents
+            docs: dict[str, TextDocument] = self._server.workspace.text_documents
         except RuntimeError:  # not initialized
             return None
         target = os.path.realpath(path)
@@ -129,16 +131,31 @@ class LspEditApplier:
 
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
         uri = self._documents.uri_for(edit.path)
-        caps = _workspace_edit_caps(self._server)
+        caps = workspace_edit_caps(self._server)
         sensitive = sensitive_reason(edit.rel_path)
         # Confirmation by annotation needs both documentChanges and annotations.
-        by_annotation = sensitive is not None and caps["document_changes"] and caps["annotations"]
+        by_annotation = sensitive is not None and caps.document_changes and caps.annotations
         if sensitive is not None and not by_annotation:
             await self._ask(edit, sensitive)
         self._check_current(edit)
-        if not (caps["document_changes"] or (edit.create and caps["create"])):
-            return await self._apply_plain(edit, uri)
-        annotation_id: str | None = f"orion-turn-{turn_id}" if caps["annotations"] else None
+        if edit.create:
+            text_range, new_text = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)), edit.new_text
+        else:
+            text_range, new_text = self._range(edit)
+        label = f"Orion: edit {edit.rel_path}"
+        # Only what the client advertised: resource operations live in
+        # documentChanges, so a client that lists `create` takes a CreateFile
+        # (Neovim lists it without documentChanges); any other gets a plain
+        # TextDocumentEdit (version null: a new file) or a `changes` map, which
+        # every client applies. eglot before 1.24 errors on a CreateFile.
+        create_op = edit.create and caps.create
+        if not (caps.document_changes or create_op):
+            text_edit = lsp.TextEdit(range=text_range, new_text=new_text)
+            params = lsp.ApplyWorkspaceEditParams(
+                edit=lsp.WorkspaceEdit(changes={uri: [text_edit]}), label=label
+            )
+            return await self._send(params, edit)
+        annotation_id: str | None = f"orion-turn-{turn_id}" if caps.annotations else None
         annotations: dict[str, lsp.ChangeAnnotation] | None = (
             {
                 annotation_id: lsp.ChangeAnnotation(
@@ -154,7 +171,7 @@ class LspEditApplier:
             else None
         )
         changes: list[Any] = []
-        if edit.create:
+        if create_op:
             changes.append(
                 lsp.CreateFile(
                     uri=uri,
@@ -162,13 +179,8 @@ class LspEditApplier:
                     annotation_id=annotation_id,
                 )
             )
-            text_range = lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0))
-            version = None
-            new_text = edit.new_text
-        else:
-            text_range, new_text = self._range(edit)
-            # The client refuses the edit if its buffer moved past this version.
-            version = edit.version
+        # The client refuses the edit if its buffer moved past this version.
+        version = None if edit.create else edit.version
         changes.append(
             lsp.TextDocumentEdit(
                 text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -183,7 +195,7 @@ class LspEditApplier:
         )
         params = lsp.ApplyWorkspaceEditParams(
             edit=lsp.WorkspaceEdit(document_changes=changes, change_annotations=annotations),
-            label=f"Orion: edit {edit.rel_path}",
+            label=label,
         )
         return await self._send(params, edit)
 
@@ -231,17 +243,6 @@ class LspEditApplier:
                 f"{doc.version}) before the edit could be applied; read it again"
             )
 
-    async def _apply_plain(self, edit: FileEdit, uri: str) -> bool:
-        """Clients without documentChanges: a `changes` map (cannot create files)."""
-        if edit.create:
-            raise EditRefused("this editor cannot create files through the language server")
-        text_range, new_text = self._range(edit)
-        text_edit = lsp.TextEdit(range=text_range, new_text=new_text)
-        params = lsp.ApplyWorkspaceEditParams(
-            edit=lsp.WorkspaceEdit(changes={uri: [text_edit]}), label=f"Orion: edit {edit.rel_path}"
-        )
-        return await self._send(params, edit)
-
     def _range(self, edit: FileEdit) -> tuple[lsp.Range, str]:
         """The replaced span as an LSP range in the negotiated position encoding."""
         start, end, new_text = addressable(edit.old_content, edit.start, edit.end, edit.new_text)
@@ -251,32 +252,51 @@ class LspEditApplier:
         ), new_text
 
     async def _send(self, params: lsp.ApplyWorkspaceEditParams, edit: FileEdit) -> bool:
+        """True when applied, False when refused (no reason given: the user said no).
+
+        An error answer, or `applied: false` with a `failureReason`, is the
+        editor failing: `EditFailed`, never reported as a refusal.
+        """
         try:
             result = await self._server.workspace_apply_edit_async(params)
-        except Exception as exc:  # a client that errors on applyEdit did not apply it
+        except Exception as exc:
             log.warning("applyEdit failed for %s: %s", edit.rel_path, exc)
-            return False
-        applied = bool(getattr(result, "applied", False))
-        if not applied:
-            reason = getattr(result, "failure_reason", None)
-            log.info("client did not apply edit to %s: %s", edit.rel_path, reason)
-            if isinstance(reason, str) and reason.strip():
-                # The editor said why (e.g. the buffer version moved on): tell the model.
-                raise EditRefused(f"the editor did not apply it: {reason.strip()[:200]}")
-        return applied
+            why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            raise EditFailed(_failed(why)) from None
+        if getattr(result, "applied", False):
+            return True
+        reason = getattr(result, "failure_reason", None)
+        log.info("client did not apply edit to %s: %s", edit.rel_path, reason)
+        if isinstance(reason, str) and reason.strip():
+            raise EditFailed(_failed(reason))
+        return False
 
 
-def _workspace_edit_caps(server: LanguageServer) -> dict[str, bool]:
+def _failed(reason: str) -> str:
+    return "the editor failed to apply the edit: " + " ".join(reason.split())[:200]
+
+
+@dataclass(frozen=True)
+class EditCaps:
+    """What the client said it can do with a workspace edit (`workspace.workspaceEdit`)."""
+
+    document_changes: bool
+    annotations: bool
+    create: bool  # `create` among the advertised resource operations
+    delete: bool = False  # `delete` among them (rewind removes a created file)
+
+
+def workspace_edit_caps(server: LanguageServer) -> EditCaps:
     try:
         we = server.client_capabilities.workspace.workspace_edit  # type: ignore[union-attr]
     except AttributeError:
         we = None
     if we is None:
-        return {"document_changes": False, "annotations": False, "create": False}
-    return {
-        "document_changes": bool(we.document_changes),
-        "annotations": we.change_annotation_support is not None,
-        # Neovim advertises resource operations (and handles documentChanges)
-        # without documentChanges: enough to create a file.
-        "create": lsp.ResourceOperationKind.Create in (we.resource_operations or ()),
-    }
+        return EditCaps(document_changes=False, annotations=False, create=False)
+    ops = we.resource_operations or ()
+    return EditCaps(
+        document_changes=bool(we.document_changes),
+        annotations=we.change_annotation_support is not None,
+        create=lsp.ResourceOperationKind.Create in ops,
+        delete=lsp.ResourceOperationKind.Delete in ops,
+    )

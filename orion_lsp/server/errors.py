@@ -1,8 +1,11 @@
-"""The one boundary where exceptions become JSON-RPC errors (HOUSE_STYLE habit 9).
+"""The one boundary where exceptions become JSON-RPC errors.
+
+See docs/architecture.md#errors-are-mapped-at-one-boundary and the codes in
+docs/protocol.md#errors.
 
 pygls would put the exception text and a traceback into `data`; we never let
 an exception reach it unmapped. Tracebacks stay in the local log; what the
-client gets is a short, redacted message with the contract's code.
+client gets is a short, redacted message with the documented code.
 """
 
 from __future__ import annotations

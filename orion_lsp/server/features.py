@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
-from .code_actions import KINDS, TreeCache, code_actions, resolve
+from ..context.definitions import TreeCache
+from .code_actions import KINDS, code_actions, resolve
 
 if TYPE_CHECKING:
     from .server import OrionLanguageServer

@@ -24,7 +24,7 @@ from lsprotocol import types as lsp
 from ..checkpoints.disk import DiskRestoreTarget
 from ..checkpoints.rewind import Restored, Unreadable
 from ..positions import TextPositions, addressable
-from .editor_io import WorkspaceDocuments
+from .editor_io import EditCaps, WorkspaceDocuments, workspace_edit_caps
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -57,19 +57,6 @@ def changed_span(old: str, new: str) -> tuple[int, int, str]:
             hi = mid - 1
     suffix = lo
     return prefix, len(old) - suffix, new[prefix : len(new) - suffix]
-
-
-def _edit_caps(server: LanguageServer) -> dict[str, bool]:
-    try:
-        we = server.client_capabilities.workspace.workspace_edit  # type: ignore[union-attr]
-    except AttributeError:
-        we = None
-    ops = (we.resource_operations or ()) if we is not None else ()
-    return {
-        "document_changes": bool(we is not None and we.document_changes),
-        "create": lsp.ResourceOperationKind.Create in ops,
-        "delete": lsp.ResourceOperationKind.Delete in ops,
-    }
 
 
 class EditorRestoreTarget:
@@ -106,9 +93,9 @@ class EditorRestoreTarget:
             return Restored(path, True)
         uri = self._documents.uri_for(real)
         version = doc.version if doc is not None else None
-        caps = _edit_caps(self._server)
+        caps = workspace_edit_caps(self._server)
         if content is None:
-            if caps["delete"]:
+            if caps.delete:
                 op = lsp.DeleteFile(
                     uri=uri, options=lsp.DeleteFileOptions(ignore_if_not_exists=True)
                 )
@@ -119,7 +106,7 @@ class EditorRestoreTarget:
                 path, applied.applied, EMPTIED_NOTE if applied.applied else applied.note
             )
         if current is None:
-            if not caps["create"]:
+            if not caps.create:
                 return Restored(path, False, "it is gone, and this editor cannot create files")
             create = lsp.CreateFile(
                 uri=uri, options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=True)
@@ -137,12 +124,12 @@ class EditorRestoreTarget:
         version: int | None,
         current: str,
         content: str,
-        caps: dict[str, bool],
+        caps: EditCaps,
     ) -> Restored:
         start, end, new_text = addressable(current, *changed_span(current, content))
         at = TextPositions(current, self._documents.position_encoding)
         rng = lsp.Range(lsp.Position(*at.position(start)), lsp.Position(*at.position(end)))
-        if caps["document_changes"]:
+        if caps.document_changes:
             return await self._send(path, [self._text_edit(uri, version, rng, new_text)], None)
         return await self._send(path, None, {uri: [lsp.TextEdit(range=rng, new_text=new_text)]})
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -29,11 +29,19 @@ from .commands import BY_NAME, COMMANDS, CommandHandlers
 from .documents import LineIndexedWorkspace
 from .errors import OrionRpcError, to_rpc_error
 from .indexing import Indexer
+from .stock_clients import StockClientAnswers
 from .turn_requests import TurnRequests
 from .turns import TurnRunner
 
+if TYPE_CHECKING:
+    from ..agent.turn import TurnOutcome, TurnRequest
+    from ..evals.background import BackgroundTests
+    from ..storage import Score
+
 log = logging.getLogger(__name__)
 
+# A background evaluator's scores landed (docs/protocol.md): {turnId, scores}.
+TURN_SCORES = "orion/turnScores"
 PARENT_POLL_SECONDS = 3.0
 
 
@@ -56,7 +64,18 @@ class OrionLanguageServer(LanguageServer):
         self.projects = ProjectSet()
         self.services = Services(settings=Settings(), redactor=self.redactor)
         self.indexer = Indexer(self)
-        self.turns = TurnRunner(self, lambda: self.services.agent(), self.redactor, self.show_error)
+        self._background_tests: BackgroundTests | None = None  # made on first use
+        answers = StockClientAnswers(
+            self, self.redactor, lambda: [p.root for p in self.projects.projects]
+        )
+        self.turns = TurnRunner(
+            self,
+            lambda: self.services.agent(),
+            self.redactor,
+            self.show_error,
+            answers,
+            after_turn=self._after_turn,
+        )
         self.handlers = CommandHandlers(self, TurnRequests(self.projects, self.turns.documents))
         self._pending_start_error: str | None = None
         self._init_options: dict[str, Any] | None = None
@@ -78,13 +97,49 @@ class OrionLanguageServer(LanguageServer):
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self.redactor)
-            # A failed turn has already shown its error (turns.py); others show here.
-            if err.show and not (command is not None and command.runs_turn):
+            # Every failing command shows its error here, a turn's too (also one
+            # that fails before it starts, e.g. on a start-up storage error). A
+            # detached turn answers at once: turns.py shows what fails later.
+            if err.show:
                 self.show_error(err.message)
             raise err from None
 
     def show_error(self, message: str) -> None:
         self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+
+    # -- after a turn: the background `tests` evaluator (docs/evaluation.md) -----------
+
+    @property
+    def background_tests(self) -> BackgroundTests:
+        if self._background_tests is None:
+            from ..evals.background import BackgroundTests  # not on the start-up path
+
+            self._background_tests = BackgroundTests(
+                lambda: self.services.evaluations(), self._send_scores, self._show_storage_error
+            )
+        return self._background_tests
+
+    def test_runs(self) -> dict[str, int]:
+        """Background test runs started since start-up, and running now (orion.status)."""
+        if self._background_tests is None:
+            return {"started": 0, "running": 0}
+        return self._background_tests.status()
+
+    def _after_turn(self, req: TurnRequest, outcome: TurnOutcome) -> None:
+        if not outcome.edits:
+            return  # nothing changed: nothing to test
+        trusted = self.services.settings.workspace_trusted
+        self.background_tests.after_turn(
+            req.project, outcome.turn_id, outcome.edits, trusted=trusted
+        )
+
+    async def _send_scores(self, turn_id: str, scores: list[Score]) -> None:
+        self.protocol.notify(
+            TURN_SCORES, {"turnId": turn_id, "scores": [s.to_wire() for s in scores]}
+        )
+
+    def _show_storage_error(self, exc: StorageError) -> None:
+        self.show_error(self.redactor(str(exc)))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would send "Error in server: <exception text>" to the client; the text
@@ -159,15 +214,17 @@ class OrionLanguageServer(LanguageServer):
     def _use_line_indexed_documents(self) -> None:
         """Large buffers stay cheap to edit (documents.py says why)."""
         ws = self.protocol.workspace
-        self.protocol._workspace = LineIndexedWorkspace(  # type: ignore[attr-defined]
+        self.protocol._workspace = LineIndexedWorkspace(
             ws.root_uri,
-            ws._sync_kind,  # type: ignore[attr-defined]
+            ws._sync_kind,
             list(ws.folders.values()),
             ws.position_encoding,
         )
 
     async def on_shutdown(self) -> None:
         await self.turns.cancel_all()
+        if self._background_tests is not None:
+            await self._background_tests.cancel()  # their commands' process groups die too
         for task in list(self._background):
             task.cancel()
         await self.services.close()
@@ -217,9 +274,10 @@ class OrionLanguageServer(LanguageServer):
         try:
             closed = await traces.mark_interrupted()
         except StorageError as exc:
-            # Fail loud (CONTRACT): a transient fault here would otherwise pass
-            # unseen, since the next command may well succeed. Shown after
-            # `initialized`, like an open failure; commands keep working.
+            # Fail loud (docs/protocol.md#storage-errors): a transient fault here
+            # would otherwise pass unseen, since the next command may well
+            # succeed. Shown after `initialized`, like an open failure;
+            # commands keep working.
             self._pending_start_error = self.redactor(str(exc))
             log.error("could not close interrupted turns: %s", self._pending_start_error)
             return

@@ -1,8 +1,8 @@
 """The one place that turns a command's `{prompt?, uri?, range?}` into a `TurnRequest`.
 
 `uri` is resolved once per command into a `Target`: the project it belongs to
-(the deepest workspace folder containing it, docs/protocol.md "Project
-identity"), its path relative to that root, and the text the editor sees (the
+(the deepest workspace folder containing it, docs/protocol.md#project-identity),
+its path relative to that root, and the text the editor sees (the
 open buffer, else the file on disk when it is small). `orion.chat`,
 `orion.history` and `orion.codeAction` all go through here, so a URI means the
 same project and the same text to each of them.

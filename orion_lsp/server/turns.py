@@ -4,7 +4,7 @@ A turn runs in its own task so that `$/cancelRequest` (which cancels the
 request's handler), `orion.cancel` and `window/workDoneProgress/cancel` can
 all stop it, and so that a detached turn outlives its request. The turn task
 always sends `orion/turnEnd` and ends the progress before the request is
-answered (CONTRACT "Commands").
+answered (docs/protocol.md#notifications).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from ..agent.turn import ERROR, TurnRequest
+from ..agent.turn import ERROR, TurnOutcome, TurnRequest
 from ..redact import Redactor
 from .editor_io import EditorSink, LspEditApplier, WorkspaceDocuments
-from .errors import to_rpc_error
+from .errors import OrionRpcError, to_rpc_error
+from .stock_clients import StockClientAnswers
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -37,11 +38,17 @@ class TurnRunner:
         orchestrator: Callable[[], Awaitable[ToolOrchestrator]],
         redactor: Redactor,
         show_error: Callable[[str], None],
+        answers: StockClientAnswers,
+        after_turn: Callable[[TurnRequest, TurnOutcome], None] | None = None,
     ) -> None:
         self._server = server
+        self._answers = answers
         self._orchestrator = orchestrator
         self._redact = redactor
         self._show_error = show_error
+        # Work that follows a finished turn without delaying its answer (the
+        # background `tests` evaluator).
+        self._after_turn = after_turn
         self._documents = WorkspaceDocuments(server)
         self._applier = LspEditApplier(server, self._documents)
         self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
@@ -105,27 +112,38 @@ class TurnRunner:
             outcome = await orchestrator.run(
                 req, sink, documents=self._documents, applier=self._applier
             )
-            end = {"turnId": req.turn_id, "status": outcome.status, "answer": outcome.answer}
+            result = outcome.as_result()
+            # `edits` too: a detached turn's client learns them from here only.
+            end = {
+                "turnId": req.turn_id,
+                "status": outcome.status,
+                "answer": outcome.answer,
+                "edits": result["edits"],
+            }
             if outcome.error:
                 end["error"] = outcome.error
-            return outcome.as_result()
+            if self._after_turn is not None:
+                self._after_turn(req, outcome)  # starts tasks; runs after turnEnd is sent
+            return result
         except asyncio.CancelledError:
             end = {"turnId": req.turn_id, "status": "cancelled"}
             raise
         except Exception as exc:
             err = to_rpc_error(exc, self._redact)
             end = {"turnId": req.turn_id, "status": ERROR, "error": err.message}
-            if err.show:
-                self._show_error(err.message)
             raise err from None
         finally:
             sink.turn_end({**end, "threadId": req.thread_id})
             self._end_progress(sink.progress_token, end["status"])
+            self._answers.turn_ended(req.prompt, end)
 
     def _detached_done(self, task: asyncio.Task[Any]) -> None:
         self._detached.discard(task)
-        if not task.cancelled():
-            task.exception()  # already reported through showMessage and turnEnd
+        if task.cancelled():
+            return
+        err = task.exception()  # already in turnEnd; no request will carry it
+        if isinstance(err, OrionRpcError) and err.show:
+            self._show_error(err.message)
 
     async def _progress_token(self, turn_id: str, client_token: Any) -> Any:
         progress = self._server.work_done_progress

@@ -122,6 +122,25 @@ async def read_text(fetch: Fetch, digest: str) -> str | None:
     return "".join(found[h] for h in hashes)
 
 
+async def read_texts(fetch: Fetch, digests: Sequence[str]) -> dict[str, str]:
+    """Many texts in one query (a request's messages): hash -> text, for those stored."""
+    unique = list(dict.fromkeys(digests))
+    found: dict[str, str] = {}
+    for start in range(0, len(unique), 500):
+        part = unique[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for h, kind, data in await fetch(
+            f"SELECT hash, kind, data FROM blobs WHERE hash IN ({marks})", part
+        ):
+            if kind == "text":
+                found[h] = zlib.decompress(data).decode("utf-8")
+            else:  # chunked: rare for a message; read it whole
+                text = await read_text(fetch, h)
+                if text is not None:
+                    found[h] = text
+    return found
+
+
 async def release_turns(conn: aiosqlite.Connection, turn_ids: Sequence[str]) -> int:
     """Drop these turns' references and every blob left unreferenced; returns blobs deleted."""
     deleted = 0

@@ -61,7 +61,10 @@ class ChatMessage:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        """The shape `orion.history` and `orion history --json` show (docs/protocol.md)."""
+        """The shape `orion.history` and `orion history --json` show.
+
+        See docs/protocol.md#orionhistory.
+        """
         wire: dict[str, Any] = {
             "role": self.role,
             "content": self.content,

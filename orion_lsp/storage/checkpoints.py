@@ -5,8 +5,9 @@ content the edit was computed against (the open buffer, else the disk),
 stored as a blob (storage/blobs.py: content-addressed, so a file edited by
 ten turns is not stored ten times), or `before_hash` NULL for a file the turn
 creates. When the change is applied, `after_hash` records what the turn left
-(the hash only: rewind compares it with the file's current content). A row
-whose change was never applied keeps `after_hash` NULL and is no change.
+(rewind compares it with the file's current content; the text is a blob too,
+for the evaluators). A row whose change was never applied keeps `after_hash`
+NULL and is no change.
 
 Rewind reads the thread's turns from the one asked for, and marks them
 rewound (`chat_messages.rewound_at`, a `rewound` score) in one transaction.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from orion_lsp.storage.blobs import put_text, read_text, text_hash
+from orion_lsp.storage.blobs import put_text, read_text
 from orion_lsp.storage.database import Database, utc_now
 from orion_lsp.storage.errors import storage_error
 from orion_lsp.storage.scores import Score, ScoreStore
@@ -90,10 +91,15 @@ class CheckpointStore:
         await self.db.write(record)
 
     async def record_after(self, turn_id: str, path: str, content: str) -> None:
-        """The change was applied: remember what the turn left (its hash)."""
-        digest = text_hash(content)
+        """The change was applied: remember what the turn left.
+
+        Stored as a blob too (the `tests` evaluator runs the project as the
+        turn left it); it is the next turn's "before", so the blob store keeps
+        it once.
+        """
 
         async def record(conn: aiosqlite.Connection) -> None:
+            digest = await put_text(conn, content, turn_id)
             await conn.execute_fetchall(
                 "UPDATE checkpoints SET after_hash = ? WHERE turn_id = ? AND path = ?",
                 (digest, turn_id, path),

@@ -1,6 +1,6 @@
 """`Database`: the one aiosqlite connection behind chat history and traces.
 
-Implements the Storage section of CONTRACT.md: WAL, a busy timeout, writes in
+Implements docs/protocol.md#storage: WAL, a busy timeout, writes in
 `BEGIN IMMEDIATE` transactions under one in-process writer lock, numbered
 migrations, and fail-loud errors. Every read and write goes through
 `Database._call`, the single choke point that runs the fault hook and turns
@@ -9,11 +9,11 @@ migrations, and fail-loud errors. Every read and write goes through
 Durability: `synchronous=NORMAL` in WAL mode. Each commit is appended to the
 WAL without an fsync; the WAL is synced at checkpoints. A committed row
 survives the process being killed (the OS already has the pages), which is the
-failure the contract cares about (kill -9 mid-turn, then `mark_interrupted`);
+failure that matters here (kill -9 mid-turn, then `mark_interrupted`);
 only a power loss or kernel crash can lose the last commits, never corrupt the
-file. `FULL` would fsync on every commit, and the contract requires one commit
-per trace event: bench/bench_storage.py measures the difference (NOTES_DEPS
-measured 0.6-2.8k rows/s for per-row FULL commits on these disks).
+file. `FULL` would fsync on every commit, and every trace event is its own
+commit (docs/protocol.md#tables): bench/bench_storage.py measures the
+difference (per-row FULL commits ran at 0.6-2.8k rows/s on these disks).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 import aiosqlite
 
 from orion_lsp.storage import faults
-from orion_lsp.storage.errors import StorageError, storage_error
+from orion_lsp.storage.errors import StorageError, describe, storage_error
 from orion_lsp.storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,20 @@ class Database:
         cls, path: Path | str, *, redactor: Callable[[str], str] | None = None
     ) -> Database:
         fs_path, target, uri = _split_target(path)
+        try:
+            return await cls._open(fs_path, target, uri, redactor)
+        except StorageError as e:
+            # SQLite says only SQLITE_CANTOPEN; the user needs to know which
+            # directory is wrong and how.
+            problem = _directory_problem(fs_path)
+            if problem is None:
+                raise
+            raise StorageError(e.path, f"{e.cause}: {problem}") from e
+
+    @classmethod
+    async def _open(
+        cls, fs_path: Path, target: str, uri: bool, redactor: Callable[[str], str] | None
+    ) -> Database:
         where = str(fs_path)
         hook = faults.hook_from_env()  # before connecting: a typo raises, nothing leaks
         try:
@@ -359,3 +373,40 @@ def _check_existing_file(path: Path, where: str) -> None:
     # An empty file is a valid empty database to SQLite.
     if head and head != _SQLITE_HEADER:
         raise StorageError(where, "SQLITE_NOTADB: file is not a database")
+
+
+def _directory_problem(path: Path) -> str | None:
+    """What is wrong with the directory that should hold `path`, or None if nothing.
+
+    Only called after opening failed. Writability is tried by creating (and
+    removing) a temp file: permission bits say nothing when running as root, a
+    read-only mount or a full quota shows only when writing.
+    """
+    directory = path.parent
+    if not directory.exists():
+        ancestor = directory
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            return f"{ancestor} is not a directory"
+        reason = _not_writable(ancestor)
+        suffix = f" and cannot be created in {ancestor} ({reason})" if reason else ""
+        return f"the directory {directory} does not exist{suffix}"
+    if not directory.is_dir():
+        return f"{directory} is not a directory"
+    reason = _not_writable(directory)
+    if reason is not None:
+        return f"the directory {directory} is not writable ({reason})"
+    return None
+
+
+def _not_writable(directory: Path) -> str | None:
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".orion-write-test-")
+    except OSError as e:
+        return describe(e)
+    os.close(fd)
+    os.unlink(probe)
+    return None

@@ -1,4 +1,4 @@
-"""`StorageError`: the one exception the ledger raises (the "fail loud" rule of CONTRACT.md).
+"""`StorageError`: the one exception the ledger raises (docs/protocol.md#storage-errors).
 
 The server turns it into a JSON-RPC `-32803` error and a `window/showMessage`
 whose text is exactly `str(error)`, so the text must be safe to show: it names

@@ -1,4 +1,4 @@
-"""The numbered schema migrations of the Orion database (HOUSE_STYLE habit 6).
+"""The numbered schema migrations of the Orion database (docs/architecture.md#numbered-migrations).
 
 `MIGRATIONS[i]` brings the schema from version i to i+1. Each runs in its own
 `BEGIN IMMEDIATE` transaction together with the bump of `PRAGMA user_version`

@@ -1,6 +1,6 @@
 """Trace payloads as stored JSON text, with secrets redacted before writing.
 
-The contract says secrets never land in a stored row. Redacting the JSON text
+Secrets never land in a stored row (docs/protocol.md#secrets). Redacting the JSON text
 alone (what a redactor is written for) has two gaps: a pattern can eat a
 non-string value and leave invalid JSON (`{"key": 5}` -> `{"key": [REDACTED]}`),
 and a secret containing a character JSON escapes (a quote, a backslash) does not

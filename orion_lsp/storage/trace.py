@@ -1,7 +1,7 @@
 """`TraceStore`: the per-turn event ledger (`trace_events`) behind `orion traces`.
 
-Every event is its own committed transaction (CONTRACT.md: committed before
-the turn goes on). `seq` is computed inside the same BEGIN IMMEDIATE
+Every event is its own committed transaction (docs/protocol.md#tables:
+committed before the turn goes on). `seq` is computed inside the same BEGIN IMMEDIATE
 transaction as the insert, so two processes appending to one file can never
 produce duplicate or missing sequence numbers. Each row also records the pid
 of the writing process so `mark_interrupted` can close turns whose process
@@ -14,14 +14,22 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiosqlite
 
 from orion_lsp.storage.database import Database, utc_now
+from orion_lsp.storage.errors import StorageError
 from orion_lsp.storage.payload import encode_payload
+from orion_lsp.storage.requests import (
+    MissingBlob,
+    RequestPacker,
+    resolve_request,
+    store_request_blobs,
+)
+from orion_lsp.storage.scores import Score, upsert_scores
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +121,7 @@ def _pid_alive(pid: int | None) -> bool:
 class TraceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._packer = RequestPacker(db.redactor)
         # Called with each event after it is committed (e.g. telemetry export on
         # turn_end). An observer must not raise; if one does, it is logged and the
         # turn goes on: the event is already in the ledger.
@@ -126,22 +135,34 @@ class TraceStore:
         payload: dict[str, Any],
         *,
         thread_id: str | None = None,
+        scores: Sequence[Score] = (),
     ) -> TraceEvent:
         """Append one event (seq = 1, 2, 3... within the turn); committed on return.
 
         The payload is redacted and stored as JSON; the returned event carries
         the stored (redacted) payload. `thread_id` files the event under its
-        thread (None: a turn in no thread, e.g. a replay sample).
+        thread (None: a turn in no thread, e.g. a replay sample). `scores` are
+        upserted in the same transaction (a turn_end and the turn's built-in
+        scores: both or neither).
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
+        packed = None
+        if isinstance(payload, dict) and isinstance(payload.get("request"), dict):
+            # An exact model request: its messages go to the blob store, once each.
+            packed = self._packer.pack(payload["request"])
+            payload = {**payload, "request": packed.stored}
         text = encode_payload(payload, self.db.redactor)
         created_at = utc_now()
         params = (project_id, turn_id, type, text, created_at, os.getpid(), thread_id, turn_id)
 
         async def insert(conn: aiosqlite.Connection) -> tuple[int, int]:
+            if packed is not None:
+                await store_request_blobs(conn, packed, turn_id)
             rows = await conn.execute_fetchall(_APPEND_SQL, params)
             row = next(iter(rows))
+            if scores:
+                await upsert_scores(conn, scores, self.db.redactor)
             return int(row[0]), int(row[1])
 
         new_id, seq = await self.db.write(insert)
@@ -161,6 +182,21 @@ class TraceStore:
             (turn_id, project_id),
         )
         return [TraceEvent.from_row(r) for r in rows]
+
+    async def resolved_events(self, project_id: str, turn_id: str) -> list[TraceEvent]:
+        """The events of one turn with every request resolved in full."""
+        return [await self.resolved(e) for e in await self.events(project_id, turn_id)]
+
+    async def resolved(self, event: TraceEvent) -> TraceEvent:
+        """The event with its `request` (if any) resolved in full from the blob store."""
+        stored = event.payload.get("request")
+        if not isinstance(stored, dict):
+            return event
+        try:
+            request = await resolve_request(self.db.fetchall, stored)
+        except (MissingBlob, ValueError) as exc:  # the ledger lost or mangled a blob
+            raise StorageError(str(self.db.path), f"turn {event.turn_id}: {exc}") from None
+        return replace(event, payload={**event.payload, "request": request})
 
     async def last_turn_id(self, project_id: str) -> str | None:
         """The most recently started turn of the project, or None."""
@@ -194,7 +230,7 @@ class TraceStore:
         assistant message gets one: the text of its completed model calls (from
         their `llm_call` events) followed by `INTERRUPTED_NOTE`, so history keeps
         one user and one assistant row per turn and shows that the turn did not
-        finish (CONTRACT "Storage").
+        finish (docs/protocol.md#trace-events).
         """
         payload = encode_payload({"status": "interrupted"}, None)
 

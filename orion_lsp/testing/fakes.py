@@ -1,4 +1,6 @@
-"""In-memory fakes of the tool seams (HOUSE_STYLE habit 3: fakes ship with the package).
+"""In-memory fakes of the tool seams; they ship with the package.
+
+See docs/architecture.md#seams-are-protocols.
 
 ``MemoryDocuments`` stands in for the editor's open buffers and
 ``RecordingApplier`` for ``workspace/applyEdit``: it records every edit and

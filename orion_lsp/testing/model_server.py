@@ -225,9 +225,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not readable:
             return False
         try:
-            return sock.recv(1, socket.MSG_PEEK) == b""
+            peeked: bytes = sock.recv(1, socket.MSG_PEEK)
         except OSError:
             return True
+        return peeked == b""
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

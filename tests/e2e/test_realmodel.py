@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -22,9 +21,12 @@ import pytest
 
 from orion_lsp.agent.critic import critique
 from orion_lsp.agent.litellm_setup import NO_RETRY_KWARGS, import_litellm
-from orion_lsp.agent.model_info import context_window_info, estimate_tokens, fit_messages
+from orion_lsp.agent.model import LiteLLMModel
 from orion_lsp.agent.retry import decide
-from orion_lsp.agent.textcalls import parse_text_tool_calls, text_tool_instructions
+from orion_lsp.agent.toolmode.textcalls import parse_text_tool_calls, text_tool_instructions
+from orion_lsp.agent.window.discover import context_window_info
+from orion_lsp.agent.window.fit import estimate_tokens, fit_messages
+from orion_lsp.redact import Redactor
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.asyncio(loop_scope="module")]
 
@@ -105,7 +107,6 @@ async def _stream(litellm: ModuleType, base: str, messages: list[dict[str, Any]]
 
 
 async def test_smollm2_streams_real_tokens(litellm: ModuleType, smollm2: str) -> None:
-    started = time.monotonic()
     stream = await _stream(
         litellm,
         smollm2,
@@ -114,20 +115,17 @@ async def test_smollm2_streams_real_tokens(litellm: ModuleType, smollm2: str) ->
         temperature=0,
     )
     pieces: list[str] = []
-    first_at: float | None = None
     finish = None
     async for chunk in stream:
         if not chunk.choices:
             continue
         if chunk.choices[0].delta.content:
-            first_at = first_at or time.monotonic()
             pieces.append(chunk.choices[0].delta.content)
         finish = chunk.choices[0].finish_reason or finish
     text = "".join(pieces)
     assert len(pieces) >= 10, text  # really streamed, piece by piece
     assert "def " in text or "return" in text, text
     assert finish in ("stop", "length")
-    assert first_at is not None and first_at - started < 30
 
 
 async def test_cancel_during_real_stream_leaves_server_usable(
@@ -224,10 +222,9 @@ async def test_prompt_over_the_window(litellm: ModuleType, smollm2: str) -> None
 
 
 async def test_critic_with_a_real_model(litellm: ModuleType, smollm2: str) -> None:
+    # The critic is a Model like the primary one (agent/critic.py), on its own URL.
     verdict = await critique(
-        litellm.acompletion,
-        "openai/smollm2",
-        smollm2,
+        LiteLLMModel("openai/smollm2", smollm2, None, Redactor()),
         "The total is computed in shop/orders.py, in Order.total().",
         [{"name": "read_file", "content": "class Order:\n    def total(self): ..."}],
         "Where is the total computed?",

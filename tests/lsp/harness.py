@@ -7,6 +7,7 @@ import asyncio
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,14 @@ from lsprotocol import types as lsp
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import LanguageClient, make_test_lsp_client
 
+from orion_lsp.project import uri_to_path
 from orion_lsp.testing import ScriptedModelServer
 from tests import editor_text
 
 API_KEY = "sk-orion-test-CANARY-4f1b2c3d4e5f"
+# How long a wait may last before the test calls it a hang. Only a hang detector:
+# a busy machine (the first turn imports litellm) may take long; no test checks speed.
+HANG_S = 120.0
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Session:
     turn_ends: list[dict[str, Any]] = field(default_factory=list)
     apply_edits: list[lsp.ApplyWorkspaceEditParams] = field(default_factory=list)
     apply_result: bool = True
+    # When set, answers applyEdit instead (it may raise: the client's error answer).
+    apply_hook: Callable[[lsp.ApplyWorkspaceEditParams], lsp.ApplyWorkspaceEditResult] | None = None
     transcript: list[str] = field(default_factory=list)
     # The position encoding the server chose at `initialize`.
     encoding: str = "utf-16"
@@ -51,7 +58,7 @@ class Session:
     def answer_of(self, turn_id: str) -> str:
         return "".join(d["delta"] for d in self.deltas if d["turnId"] == turn_id)
 
-    async def wait_turn_end(self, turn_id: str, timeout: float = 20) -> dict[str, Any]:
+    async def wait_turn_end(self, turn_id: str, timeout: float = HANG_S) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
                 for t in self.turn_ends:
@@ -61,6 +68,12 @@ class Session:
 
     def error_messages(self) -> list[str]:
         return [m.message for m in self.client.messages if m.type == lsp.MessageType.Error]
+
+    async def wait_error_message(self, text: str, timeout: float = HANG_S) -> None:
+        """Until a showMessage Error with exactly `text` arrived (it may trail the response)."""
+        async with asyncio.timeout(timeout):
+            while text not in self.error_messages():
+                await asyncio.sleep(0.02)
 
     async def open(self, rel: str, text: str, version: int = 1) -> str:
         uri = (self.workspace / rel).as_uri()
@@ -82,8 +95,11 @@ class Session:
             if doc is not None and doc.version is not None and doc.uri in self.buffers:
                 if self.buffers[doc.uri][1] != doc.version:
                     return f"version {doc.version} of {doc.uri} is stale"
-        for uri, edits in editor_text.text_edits(edit).items():
-            if uri not in self.buffers:
+        for change in edit.document_changes or []:
+            self._resource_operation(change)
+        for spelled, edits in editor_text.text_edits(edit).items():
+            uri = self._buffer_uri(spelled)
+            if uri is None:
                 continue
             text, version = self.buffers[uri]
             changes = []
@@ -101,6 +117,39 @@ class Session:
                 )
             )
         return None
+
+    def _buffer_uri(self, uri: str) -> str | None:
+        """The open buffer's URI for `uri`, however it is spelled (%-escapes): editors compare paths."""
+        if uri in self.buffers:
+            return uri
+        path = uri_to_path(uri)
+        return next((u for u in self.buffers if uri_to_path(u) == path), None)
+
+    def _resource_operation(self, change: Any) -> None:
+        """CreateFile / DeleteFile as VS Code does them: on disk at once, with the buffer."""
+        if isinstance(change, lsp.CreateFile):
+            path = uri_to_path(change.uri)
+            assert path is not None
+            if path.exists() and change.options and change.options.ignore_if_exists:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+            self.buffers[change.uri] = ("", 1)
+            self.client.text_document_did_open(
+                lsp.DidOpenTextDocumentParams(
+                    lsp.TextDocumentItem(uri=change.uri, language_id="python", version=1, text="")
+                )
+            )
+        elif isinstance(change, lsp.DeleteFile):
+            path = uri_to_path(change.uri)
+            assert path is not None
+            path.unlink(missing_ok=bool(change.options and change.options.ignore_if_not_exists))
+            uri = self._buffer_uri(change.uri)
+            if uri is not None:
+                del self.buffers[uri]
+                self.client.text_document_did_close(
+                    lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri))
+                )
 
 
 def make_workspace(root: Path) -> Path:
@@ -133,6 +182,8 @@ def model_env(model: ScriptedModelServer, db: Path, **extra: str) -> dict[str, s
         ORION_API_BASE=model.base_url,
         ORION_API_KEY=API_KEY,
         ORION_DB=str(db),
+        # Answer files for stock clients (stock_clients.py) stay in the test's temp dir.
+        XDG_CACHE_HOME=str(db.parent / "cache"),
     )
     env.update(extra)
     return env
@@ -147,7 +198,10 @@ async def start_session(
     env: dict[str, str] | None = None,
     init_options: dict[str, Any] | None = None,
     log_file: Path | None = None,
+    orion_extension: bool = True,
 ) -> Session:
+    """`orion_extension`: advertise what our VS Code and Neovim clients do (they show
+    `orion/*` notifications); False is a stock LSP client (eglot, Helix)."""
     client = make_test_lsp_client()
     log_file = log_file or db.parent / "server.log"
     session = Session(client, workspace, db, log_file)
@@ -167,6 +221,8 @@ async def start_session(
     @client.feature(lsp.WORKSPACE_APPLY_EDIT)
     def _apply(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         session.apply_edits.append(params)
+        if session.apply_hook is not None:
+            return session.apply_hook(params)
         if session.follow_edits and session.apply_result:
             stale = session.edit_buffers(params.edit)
             if stale is not None:
@@ -181,9 +237,12 @@ async def start_session(
         str(log_file),
         env=env if env is not None else model_env(model, db),
     )
+    capabilities = client_capabilities(caps) if isinstance(caps, str) else caps
+    if orion_extension:
+        capabilities.experimental = {"orion": {"turnNotifications": True}}
     init = await client.initialize_session(
         lsp.InitializeParams(
-            capabilities=client_capabilities(caps) if isinstance(caps, str) else caps,
+            capabilities=capabilities,
             workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)],
             root_uri=workspace.as_uri(),
             initialization_options=init_options,

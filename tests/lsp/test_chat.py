@@ -12,7 +12,7 @@ from pygls.exceptions import JsonRpcException
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import API_KEY, Session, model_env, rows, start_session
+from .harness import API_KEY, HANG_S, Session, model_env, rows, start_session
 
 
 async def test_turn_with_tool_call_streams_and_stores(session: Session, model: ScriptedModelServer):
@@ -144,8 +144,7 @@ async def test_unreachable_model_is_a_model_error(
         assert msg.startswith("Orion model error:")
         assert "openai/scripted" in msg and "http://127.0.0.1:9/v1" in msg
         assert "Traceback" not in msg and exc.value.data is None
-        await asyncio.sleep(0.2)
-        assert msg in s.error_messages()
+        await s.wait_error_message(msg)
         end = rows(db_path, "SELECT payload FROM trace_events WHERE type='turn_end'")
         assert json.loads(end[-1][0])["status"] == "error"
         assert s.turn_ends[-1]["status"] == "error"
@@ -169,9 +168,8 @@ async def test_database_that_is_not_a_database(
             assert exc.value.code == -32803
             assert exc.value.message.startswith("Orion storage error:")
             assert str(bad) in exc.value.message
-        await asyncio.sleep(0.2)
-        errors = s.error_messages()
-        assert errors and errors[0].startswith("Orion storage error:")
+            await s.wait_error_message(exc.value.message)
+        assert s.error_messages()[0].startswith("Orion storage error:")
         assert model.requests == []  # no model call without a ledger
         assert bad.read_bytes() == content  # never overwritten
     finally:
@@ -182,8 +180,9 @@ async def test_storage_failure_mid_turn_stops_the_turn(
     workspace: Path, db_path: Path, model: ScriptedModelServer
 ):
     # Storage calls: 1 start-up sweep, 2 the thread's choice, 3 history,
-    # 4 turn_start, 5 user message, 6 llm_call, 7 tool_call ... Fail from the tool_call on.
-    env = model_env(model, db_path, ORION_FAULT_STORAGE="7+")
+    # 4 turn_start, 5 user message, 6 the previous turn's edits (edit_kept),
+    # 7 llm_call, 8 tool_call ... Fail from the tool_call on.
+    env = model_env(model, db_path, ORION_FAULT_STORAGE="8+")
     model.push(
         ScriptedReply(
             text="reading", tool_calls=[ScriptedToolCall("read_file", {"path": "pkg/greet.py"})]
@@ -199,8 +198,7 @@ async def test_storage_failure_mid_turn_stops_the_turn(
             exc.value.message.startswith("Orion storage error:")
             and str(db_path) in exc.value.message
         )
-        await asyncio.sleep(0.2)
-        assert exc.value.message in s.error_messages()
+        await s.wait_error_message(exc.value.message)
         assert len(model.requests) == 1  # no further model call
         assert not [e for e in s.tool_events if e["type"] == "tool_result"]  # the tool never ran
         types = [t for (t,) in rows(db_path, "SELECT type FROM trace_events ORDER BY id")]
@@ -213,12 +211,12 @@ async def test_storage_failure_mid_turn_stops_the_turn(
 async def test_cancel_mid_stream(session: Session, model: ScriptedModelServer):
     model.push(ScriptedReply(text="I am thinking very slowly about this", hang=True))
     task = asyncio.create_task(session.chat("long question"))
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(HANG_S):
         while not session.deltas:
             await asyncio.sleep(0.02)
     turn_id = session.deltas[0]["turnId"]
     assert await session.command("orion.cancel", {"turnId": turn_id}) == {"cancelled": True}
-    result = await asyncio.wait_for(task, 10)
+    result = await asyncio.wait_for(task, HANG_S)
     assert result["status"] == "cancelled"
     assert result["answer"] == session.answer_of(turn_id)
     end = rows(
@@ -242,17 +240,17 @@ async def test_cancel_request_stops_the_turn(session: Session, model: ScriptedMo
             msg_id=msg_id,
         )
     )
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(HANG_S):
         while not session.deltas:
             await asyncio.sleep(0.02)
     turn_id = session.deltas[0]["turnId"]
     session.client.protocol.notify(lsp.CANCEL_REQUEST, lsp.CancelParams(id=msg_id))
     with pytest.raises(JsonRpcException) as exc:
-        await asyncio.wait_for(fut, 10)
+        await asyncio.wait_for(fut, HANG_S)
     assert exc.value.code == -32800
     end = await session.wait_turn_end(turn_id)
     assert end["status"] == "cancelled"
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(HANG_S):
         while not rows(
             session.db, "SELECT 1 FROM trace_events WHERE turn_id=? AND type='turn_end'", (turn_id,)
         ):

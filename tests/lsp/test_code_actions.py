@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import Session, model_env, rows, start_session
+from .harness import HANG_S, Session, model_env, rows, start_session
 
 SHOP = (
     "def price(qty, unit):\n"
@@ -87,11 +87,24 @@ def _plain(value: Any) -> Any:
 
 
 async def wait_indexed(s: Session) -> None:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(HANG_S):
         while True:  # polling a server over JSON-RPC: no event to wait on
             if (await s.command("orion.status", {}))["repoMap"].get("complete", 1) >= 1:
                 return
             await asyncio.sleep(0.05)
+
+
+async def run_detached(s: Session, command: dict[str, Any]) -> dict[str, Any]:
+    """Run a listed action's command as a stock client does (its arguments as
+    given): it answers `running` at once; the turn's `orion/turnEnd` is the result."""
+    started = await s.command(command["command"], *command["arguments"])
+    assert started["status"] == "running" and set(started) == {
+        "projectId",
+        "turnId",
+        "threadId",
+        "status",
+    }
+    return await s.wait_turn_end(started["turnId"], timeout=60)
 
 
 @pytest.fixture
@@ -197,9 +210,9 @@ async def test_fix_action_applies_an_annotated_versioned_edit(
         actions = await list_actions(
             s, uri, lsp.Range(lsp.Position(4, 11), lsp.Position(4, 15)), [DIAG], ["quickfix"]
         )
-        result = await s.command(
-            actions[0]["command"]["command"], *actions[0]["command"]["arguments"]
-        )
+        # As the VS Code extension runs it: synchronously (the full result).
+        cmd = actions[0]["command"]
+        result = await s.command(cmd["command"], {**cmd["arguments"][0], "detach": False})
         tid = result["turnId"]
         assert result["status"] == "completed"
         assert result["answer"] == "Fixed the typo: `price` now returns `total`."
@@ -282,7 +295,7 @@ async def test_docstring_tests_and_explain_on_a_client_without_document_changes(
             ScriptedReply(text="Added a docstring to `price`."),
         )
         cmd = by_title["Orion: Add docstring"]["command"]
-        result = await s.command(cmd["command"], *cmd["arguments"])
+        result = await run_detached(s, cmd)
         assert result["edits"] == [{"path": "pkg/shop.py", "applied": True}]
         assert [_plain(e.edit) for e in s.apply_edits] == [
             _plain(
@@ -319,7 +332,7 @@ async def test_docstring_tests_and_explain_on_a_client_without_document_changes(
         s.apply_edits.clear()
         n_requests = len(model.requests)
         cmd = by_title["Orion: Write tests for this"]["command"]
-        result = await s.command(cmd["command"], *cmd["arguments"])
+        result = await run_detached(s, cmd)
         assert result["edits"] == [{"path": "tests/test_shop.py", "applied": True}]
         assert (
             "Create tests/test_shop.py with create_file"
@@ -361,7 +374,7 @@ async def test_docstring_tests_and_explain_on_a_client_without_document_changes(
         model.push(ScriptedReply(text="`price` multiplies `qty` by `unit` and discounts bulk."))
         sel = lsp.Range(lsp.Position(1, 0), lsp.Position(3, 30))
         explain = {a["title"]: a for a in await list_actions(s, uri, sel)}["Orion: Explain this"]
-        result = await s.command(explain["command"]["command"], *explain["command"]["arguments"])
+        result = await run_detached(s, explain["command"])
         assert result["status"] == "completed" and s.apply_edits == []
         assert s.answer_of(result["turnId"]) == result["answer"]
         assert result["answer"] == "`price` multiplies `qty` by `unit` and discounts bulk."
@@ -398,5 +411,32 @@ async def test_claim_check_flags_an_invented_path_and_symbol(
             (result["turnId"],),
         )
         assert stored == [(result["answer"],)]
+    finally:
+        await s.client.shutdown_session()
+
+
+async def test_a_code_action_command_answers_before_its_turn_ends(
+    shop: Path, db_path: Path, model: ScriptedModelServer
+):
+    # eglot runs the command synchronously and gives up after 10 s (or freezes):
+    # the command must answer while the turn goes on.
+    s = await start_session(shop.parents[1], db_path, model, caps="neovim")
+    try:
+        uri = await s.open("pkg/shop.py", SHOP)
+        model.push(ScriptedReply(text="Thinking about `price` for a long time", hang=True))
+        sel = lsp.Range(lsp.Position(1, 0), lsp.Position(3, 30))
+        explain = {a["title"]: a for a in await list_actions(s, uri, sel)}["Orion: Explain this"]
+        cmd = explain["command"]
+        # The model never finishes this reply: a blocking command would never answer.
+        started = await asyncio.wait_for(s.command(cmd["command"], *cmd["arguments"]), 60)
+        assert started["status"] == "running"
+        tid = started["turnId"]
+        async with asyncio.timeout(30):
+            while not s.answer_of(tid):
+                await asyncio.sleep(0.02)
+        assert not [t for t in s.turn_ends if t["turnId"] == tid]
+        assert await s.command("orion.cancel", {"turnId": tid}) == {"cancelled": True}
+        end = await s.wait_turn_end(tid)
+        assert end["status"] == "cancelled"
     finally:
         await s.client.shutdown_session()

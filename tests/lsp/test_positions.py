@@ -127,6 +127,6 @@ async def test_code_action_finds_the_definition_at_the_cursor(
     actions = {a["title"]: a for a in await list_actions(s, uri, lsp.Range(at, at))}
     cmd = actions["Orion: Add docstring"]["command"]
     model.push(ScriptedReply(text="It needs none."))
-    await s.command(cmd["command"], *cmd["arguments"])
+    await s.command(cmd["command"], {**cmd["arguments"][0], "detach": False})  # to its end
     task = model.requests[-1]["messages"][-1]["content"]
     assert "the function `b` in pkg/wide.js" in task

@@ -8,7 +8,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply
 
-from .harness import Session
+from .harness import HANG_S, Session
 
 
 def system_prompt_of(model: ScriptedModelServer, i: int = -1) -> str:
@@ -16,12 +16,20 @@ def system_prompt_of(model: ScriptedModelServer, i: int = -1) -> str:
 
 
 async def wait_indexed(session: Session) -> dict:
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(HANG_S):
         while True:
             status = await session.command("orion.status", {})
             if status["repoMap"]["files"] >= 2 and status["repoMap"].get("complete", 1) >= 1:
                 return status
             await asyncio.sleep(0.1)
+
+
+async def wait_map_files(session: Session, files: int) -> None:
+    """Until the map holds `files` files: watched-file events are handled in the
+    background, so the next request may otherwise run before they are."""
+    async with asyncio.timeout(HANG_S):
+        while (await session.command("orion.status", {}))["repoMap"]["files"] != files:
+            await asyncio.sleep(0.05)
 
 
 async def test_buffer_edit_reaches_the_next_turns_map(session: Session, model: ScriptedModelServer):
@@ -52,6 +60,7 @@ async def test_buffer_edit_reaches_the_next_turns_map(session: Session, model: S
 
 
 async def test_deleted_file_leaves_the_map(session: Session, model: ScriptedModelServer):
+    files = (await wait_indexed(session))["repoMap"]["files"]
     extra = session.workspace / "pkg" / "obsolete_module.py"
     extra.write_text("def obsolete_entry_point():\n    pass\n")
     session.client.workspace_did_change_watched_files(
@@ -59,7 +68,7 @@ async def test_deleted_file_leaves_the_map(session: Session, model: ScriptedMode
             changes=[lsp.FileEvent(uri=extra.as_uri(), type=lsp.FileChangeType.Created)]
         )
     )
-    await wait_indexed(session)
+    await wait_map_files(session, files + 1)
     model.push(ScriptedReply(text="one"))
     await session.chat("tell me about obsolete_entry_point")
     assert "obsolete_entry_point" in system_prompt_of(model)
@@ -70,7 +79,7 @@ async def test_deleted_file_leaves_the_map(session: Session, model: ScriptedMode
             changes=[lsp.FileEvent(uri=extra.as_uri(), type=lsp.FileChangeType.Deleted)]
         )
     )
-    await asyncio.sleep(0.3)
+    await wait_map_files(session, files)
     model.push(ScriptedReply(text="two"))
     await session.chat("tell me about obsolete_entry_point again")
     assert "obsolete_module.py" not in system_prompt_of(model)
@@ -85,7 +94,7 @@ async def test_indexing_reports_progress(session: Session):
         reports = session.client.progress_reports[index_tokens[0]]
         assert isinstance(reports[0], lsp.WorkDoneProgressBegin)
         assert reports[0].title == "Indexing workspace"
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(HANG_S):
             while not isinstance(reports[-1], lsp.WorkDoneProgressEnd):
                 await asyncio.sleep(0.05)
     else:

@@ -13,7 +13,7 @@ from lsprotocol import types as lsp
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import Session, start_session
+from .harness import HANG_S, Session, start_session
 
 SHOP = (
     "def price(qty, unit):\n"
@@ -42,7 +42,7 @@ def call(name: str, **args: Any) -> ScriptedReply:
 
 
 async def wait_for(s: Session, name: str, n: int = 1) -> None:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(HANG_S):
         # Notifications land in a list on the client's loop: poll it.
         while True:
             done = [e for e in s.tool_events if e["type"] == "tool_result" and e["name"] == name]
@@ -90,6 +90,7 @@ async def test_stale_buffer_and_ambiguous_old_text_are_refused(
                         "end": {"line": 4, "character": 15},
                     },
                     "diagnostic": {"message": "Undefined name `totl`"},
+                    "detach": False,  # as the VS Code extension runs it: the full result
                 },
             )
         )
@@ -135,7 +136,13 @@ async def test_sensitive_edit_carries_needs_confirmation_and_a_refusal_changes_n
             ScriptedReply(text="The edit was refused."),
         )
         result = await s.chat("set the interpreter")
-        assert result["edits"] == [{"path": ".vscode/settings.json", "applied": False}]
+        assert result["edits"] == [
+            {
+                "path": ".vscode/settings.json",
+                "applied": False,
+                "refused": "the user or editor refused it",
+            }
+        ]
         [sent] = s.apply_edits
         [annotation] = sent.edit.change_annotations.values()
         assert annotation.needs_confirmation is True
@@ -183,7 +190,12 @@ async def test_sensitive_edit_without_annotations_asks_allow_or_deny(
         ]
         assert [[i.title for i in a.actions or []] for a in asked] == [["Allow", "Deny"]] * 2
         assert result["edits"] == [
-            {"path": ".github/workflows/ci.yml", "applied": False},
+            {
+                "path": ".github/workflows/ci.yml",
+                "applied": False,
+                "refused": "the user denied the create of .github/workflows/ci.yml (sensitive: "
+                ".github/workflows/ is protected: CI workflows run code with repository secrets)",
+            },
             {"path": ".vscode/settings.json", "applied": True},
         ]
         # Denied: no applyEdit at all. Allowed: exactly the one edit.

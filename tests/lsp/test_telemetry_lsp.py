@@ -15,7 +15,7 @@ import pytest
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 from orion_lsp.testing.otlp_receiver import OtlpReceiver
 
-from .harness import API_KEY, model_env, start_session
+from .harness import API_KEY, HANG_S, model_env, start_session
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield r
 
 
-async def _status_until(session: Any, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+async def _status_until(session: Any, predicate: Any, timeout: float = HANG_S) -> dict[str, Any]:
     async with asyncio.timeout(timeout):
         while True:
             status = await session.command("orion.status", {})
@@ -69,7 +69,7 @@ async def test_a_dead_collector_is_counted_not_felt(
         model.push(ScriptedReply(text="Still answered."))
         result = await session.chat("hello")
         assert (result["status"], result["answer"]) == ("completed", "Still answered.")
-        telemetry = await _status_until(session, lambda t: t["failed"] == 1, timeout=30)
+        telemetry = await _status_until(session, lambda t: t["failed"] == 1)
         assert telemetry["exported"] == 0
         assert session.error_messages() == []  # the ledger has the turn: not an editor error
     finally:

@@ -117,7 +117,8 @@ def test_every_storage_call_failing_once_and_for_good(
         ):
             break  # k is past the turn's last storage call
         for o in outcomes:
-            # Loud: an error reached the editor, with the contract's code and text.
+            # Loud: an error reached the editor, with the documented code and text
+            # (docs/protocol.md#storage-errors).
             assert o["errors"], o
             assert all(e.startswith(PREFIX) for e in o["errors"]), o
             if "error" in o:

@@ -104,6 +104,9 @@ def test_exit_codes(tmp_path: Path, model: ScriptedModelServer):
     out = orion("chat", "--project-id", "x", "--workspace", str(tmp_path), "hi", env=env_ok)
     assert out.returncode == 1
     assert "Orion model error:" in out.stderr and "127.0.0.1:9" in out.stderr
+    # One clear message, once: no warning lines beside it, no object reprs.
+    assert out.stderr.count("Orion model error:") == 1 and "cannot connect to" in out.stderr
+    assert "WARNING" not in out.stderr and " object at 0x" not in out.stderr
 
 
 def test_interactive_session_shares_history(tmp_path: Path, model: ScriptedModelServer):

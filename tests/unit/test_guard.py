@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types as lsp
 
 from orion_lsp.agent.guard import EditRefused, allow_sensitive_from_env, sensitive_reason
-from orion_lsp.agent.tools.base import FileEdit, OpenDocument
+from orion_lsp.agent.tools.base import EditFailed, FileEdit, OpenDocument
 from orion_lsp.agent.tools.disk_applier import DiskEditApplier
 from orion_lsp.agent.tools.edit import CreateFileTool, EditFileTool
 from orion_lsp.agent.tools.read import ReadFileTool
@@ -95,9 +95,9 @@ async def test_cli_refuses_sensitive_edits_with_a_clear_tool_error(tmp_path: Pat
     c = await CreateFileTool().run({"path": ".env", "content": "TOKEN=x\n"}, ctx)
     assert not c.ok and "ORION_ALLOW_SENSITIVE_EDITS=1" in c.content
     assert not (tmp_path / ".env").exists()
-    assert ctx.edits == [
-        {"path": ".git/config", "applied": False},
-        {"path": ".env", "applied": False},
+    assert [(e["path"], e["applied"], "opt-in" in e["refused"]) for e in ctx.edits] == [
+        (".git/config", False, True),
+        (".env", False, True),
     ]
 
 
@@ -206,6 +206,6 @@ async def test_ordinary_paths_are_not_asked_and_a_failure_reason_reaches_the_mod
     client = FakeClient(PLAIN)
     client.apply_result = lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="busy")
     applier = LspEditApplier(client, Docs())  # type: ignore[arg-type]
-    with pytest.raises(EditRefused, match="the editor did not apply it: busy"):
+    with pytest.raises(EditFailed, match="the editor failed to apply the edit: busy"):
         await applier.apply(_edit(tmp_path, "pkg/a.py", None), "t1")
     assert client.asked == [] and len(client.applied) == 1

@@ -351,3 +351,60 @@ async def test_an_unknown_tool_is_one_refusal_the_model_can_act_on(services, pro
     assert "unknown tool 'delete_everything'" in told and "read_file" in told
     evs = [e for e in await events(services, project, outcome.turn_id)]
     assert [e.type for e in evs].count("tool_result") == 1
+
+
+class _RecordingContext:
+    """A ContextProvider that records what each turn asked the repo map for."""
+
+    def __init__(self) -> None:
+        self.touched: list[list[str]] = []
+
+    def ensure(self, project: Project, progress: Any = None) -> Any:
+        return None
+
+    def index_for(self, root: Path) -> None:
+        return None
+
+    async def wait_built(self, root: Path) -> None:
+        return None
+
+    async def context_for(self, project: Project, **kw: Any) -> Any:
+        from orion_lsp.agent.protocols import ContextBlock
+
+        self.touched.append(list(kw["touched"]))
+        return ContextBlock(text="calc.py:\n  def add(a, b)", stats={"mapFiles": 1})
+
+    def stats(self) -> dict[str, Any]:
+        return {"files": 0, "symbols": 0, "buildMs": 0}
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_map_ranks_toward_files_the_last_turns_read(tmp_path, project, model):
+    (project.root / "util.py").write_text("def helper():\n    return 1\n")
+    context = _RecordingContext()
+    settings = Settings(
+        model=model.model, api_base=model.base_url, database_path=str(tmp_path / "t.db")
+    )
+    services = await open_services(settings, context=context)
+    try:
+        model.push(
+            ScriptedReply(
+                tool_calls=[
+                    ScriptedToolCall("read_file", {"path": "calc.py"}),
+                    ScriptedToolCall("read_file", {"path": "missing.py"}),
+                ]
+            ),
+            ScriptedReply(text="add adds."),
+            ScriptedReply(tool_calls=[ScriptedToolCall("read_file", {"path": "util.py"})]),
+            ScriptedReply(text="helper helps."),
+            ScriptedReply(text="third"),
+        )
+        await run(services, project, "what does add do?")
+        await run(services, project, "and helper?")
+        await run(services, project, "and together?")
+    finally:
+        await services.close()
+    # Only what was read with success, most recent turn first.
+    assert context.touched == [[], ["calc.py"], ["util.py", "calc.py"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from orion_lsp.positions import (
     TextPositions,
     addressable,
     encoding_of,
+    line_starts,
     slice_range,
 )
 from tests import editor_text
@@ -87,3 +90,10 @@ def _pos(line: int, character: int):
     from lsprotocol.types import Position
 
     return Position(line=line, character=character)
+
+
+@given(st.lists(st.sampled_from(["a", "é", "\n", "\r\n", "\r", "\x0c"]), max_size=30).map("".join))
+def test_line_starts_with_and_without_lone_carriage_returns(text: str) -> None:
+    # Two ways to find them (str.split without a lone "\r", else the regex): one answer.
+    expected = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    assert line_starts(text) == expected

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from orion_lsp.context.build import POOL_THRESHOLD
 from orion_lsp.context.cache import MemoryTagCache, SqliteTagCache
 from orion_lsp.context.render import tokens_of
-from orion_lsp.context.service import POOL_THRESHOLD, RepoIndex, mentioned_identifiers
+from orion_lsp.context.service import RepoIndex, mentioned_identifiers
 
 FIXTURE_REPO = Path(__file__).parent.parent / "fixtures" / "repomap" / "repo"
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "repomap" / "golden_map.txt"
@@ -89,9 +90,7 @@ async def test_update_text_shows_new_function_without_rebuild(repo: Path) -> Non
         "app/main.py", (repo / "app/main.py").read_text() + "\nfreshly_added_function(1)\n"
     )
     assert [p for p, _ in index.find("freshly_added_function")] == ["app/util.py"]
-    graph = index._ensure_graph()
-    src, dst = graph.index["app/main.py"], graph.index["app/util.py"]
-    assert dst in {j for j, _ in graph.out[src]}
+    assert "app/util.py" in index.linked_files("app/main.py")
 
 
 async def test_update_text_ignores_unindexed_paths(repo: Path) -> None:
@@ -172,10 +171,12 @@ async def test_refresh_paths_picks_up_new_and_changed_files(repo: Path) -> None:
     assert index.complete == 1.0
 
 
-async def test_render_before_build_is_empty_and_incomplete(repo: Path) -> None:
+async def test_render_before_build_says_the_map_is_not_there_yet(repo: Path) -> None:
     index = RepoIndex(repo, "proj")
     m = index.render()
-    assert (m.text, m.complete) == ("", 0.0)
+    assert m.complete == 0.0 and m.files == 0
+    assert m.text == "(partial map: the workspace is still being listed)\n"
+    assert index.render(budget_tokens=5).text == ""  # no room even for the note
 
 
 async def test_progress_is_reported(repo: Path) -> None:
@@ -203,3 +204,99 @@ def test_mentioned_identifiers() -> None:
     got = mentioned_identifiers("Fix `RepoIndex.render` in orion_lsp/context/service.py, see a")
     assert {"RepoIndex", "render", "orion_lsp/context/service.py", "service.py"} <= got
     assert "a" not in got
+
+
+class CountingCache(MemoryTagCache):
+    """Records which files' tags blobs were read (a restart must read few)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[str] = []
+
+    def read_blobs(self, project_id: str, paths):  # type: ignore[no-untyped-def]
+        self.read.extend(paths)
+        return super().read_blobs(project_id, paths)
+
+
+async def test_a_restart_reads_the_tags_of_the_files_it_may_show_only(tmp_path: Path) -> None:
+    n = POOL_THRESHOLD * 3
+    for i in range(n):
+        (tmp_path / f"mod_{i:03d}.py").write_text(
+            f"def function_number_{i}(x):\n    return function_number_{(i * 7) % n}(x)\n"
+        )
+    cache = CountingCache()
+    first = await built(tmp_path, cache)
+    small = first.render(budget_tokens=100).text
+    second = await built(tmp_path, cache)
+    cache.read.clear()
+    assert second.reparsed == 0
+    m = second.render(budget_tokens=100)
+    assert m.text == small
+    shown = set(file_order(m.text))
+    # The candidates for the budget (a little more than it holds), not the project.
+    assert shown <= set(cache.read) and len(cache.read) < n / 2
+
+
+async def test_lost_cached_tags_are_read_again_from_disk(repo: Path) -> None:
+    class Forgetful(MemoryTagCache):
+        def read_blobs(self, project_id: str, paths):  # type: ignore[no-untyped-def]
+            raise OSError("the cache file went away")
+
+    cache = Forgetful()
+    index = await built(repo, cache)
+    m = index.render(budget_tokens=4096)
+    assert "def slugify(text):" in m.text
+    assert m.text == GOLDEN.read_text()
+
+
+async def test_a_map_made_while_indexing_says_it_is_partial(tmp_path: Path) -> None:
+    for i in range(10):
+        (tmp_path / f"mod_{i}.py").write_text(f"def function_number_{i}():\n    pass\n")
+    index = RepoIndex(tmp_path, "proj")
+    maps = []
+
+    def progress(done: int, total: int) -> None:
+        maps.append((done, total, index.render(budget_tokens=4096)))
+
+    await index.build(progress)
+    partial = [m for done, total, m in maps if 0 < done < total]
+    assert partial
+    for m in partial:
+        assert m.complete < 1.0
+        assert m.text.startswith("(partial map: ")
+        assert m.tokens <= 4096
+    final = index.render(budget_tokens=4096)
+    assert final.complete == 1.0 and "partial" not in final.text
+
+
+async def test_edits_keep_the_ranking_of_a_fresh_build(repo: Path) -> None:
+    index = await built(repo)
+    edits = {
+        "app/main.py": (repo / "app/main.py").read_text() + "\nStore().load_document('x')\n",
+        "web/client.ts": (repo / "web/client.ts").read_text().replace("fetchItems", "loadItems"),
+        "app/util.py": (repo / "app/util.py").read_text() + "\ndef render_page(doc):\n    pass\n",
+    }
+    for path, text in edits.items():
+        index.update_text(path, text)
+    edited = index.render(focus_files=["app/main.py"], budget_tokens=4096).text
+    for path, text in edits.items():
+        (repo / path).write_text(text)
+    fresh = await built(repo)
+    assert edited == fresh.render(focus_files=["app/main.py"], budget_tokens=4096).text
+    assert "loadItems" in edited and "fetchItems" not in edited
+
+
+async def test_generated_files_are_remembered_as_skipped(repo: Path) -> None:
+    (repo / "app" / "schema_gen.py").write_text("# Code generated by protoc. DO NOT EDIT.\nX = 1\n")
+    cache = MemoryTagCache()
+    await built(repo, cache)
+    assert cache.rows["proj"]["app/schema_gen.py"].tags == b""
+    meta = await cache.load_meta("proj")
+    assert meta["app/schema_gen.py"].skipped
+
+
+async def test_known_names_cover_definitions_and_uses(repo: Path) -> None:
+    index = await built(repo)
+    names = index.known_names()
+    assert "slugify" in names and "ListItems" in names
+    assert "no_such_name_anywhere" not in names

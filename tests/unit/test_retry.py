@@ -27,7 +27,12 @@ def litellm() -> ModuleType:
 
 
 async def _call(
-    litellm: ModuleType, base: str, *, stream: bool = False, timeout_s: float = 10
+    litellm: ModuleType,
+    base: str,
+    *,
+    stream: bool = False,
+    timeout_s: float = 10,
+    parts: list[str] | None = None,
 ) -> str:
     resp = await litellm.acompletion(
         model=ScriptedModelServer.model,
@@ -40,7 +45,7 @@ async def _call(
     )
     if not stream:
         return str(resp.choices[0].message.content)
-    parts = []
+    parts = [] if parts is None else parts
     async for chunk in resp:
         if chunk.choices and chunk.choices[0].delta.content:
             parts.append(chunk.choices[0].delta.content)
@@ -104,10 +109,13 @@ async def test_timeout_is_retried(litellm: ModuleType) -> None:
 
 async def test_stream_cut_midway(litellm: ModuleType) -> None:
     srv = ScriptedModelServer([ScriptedReply(text="partial answer here", hang=True)]).start()
+    parts: list[str] = []
     try:
-        task = asyncio.create_task(_call(litellm, srv.base_url, stream=True))
-        await asyncio.to_thread(srv.wait_for_requests, 1)
-        await asyncio.sleep(0.3)
+        task = asyncio.create_task(_call(litellm, srv.base_url, stream=True, parts=parts))
+        # Cut it only once text has arrived: "midway" by what was received, not by a delay.
+        async with asyncio.timeout(60):
+            while not parts:
+                await asyncio.sleep(0.01)
         srv.stop()
         with pytest.raises(Exception) as info:
             await task

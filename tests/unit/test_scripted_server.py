@@ -25,6 +25,9 @@ from orion_lsp.agent.litellm_setup import NO_RETRY_KWARGS, import_litellm
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
 MESSAGES = [{"role": "user", "content": "hello"}]
+# Waits longer than this are hangs. Only a hang detector (a loaded machine is slow),
+# never a speed check: speed is measured in bench/.
+HANG_S = 60
 READ_TOOL = {
     "type": "function",
     "function": {
@@ -186,11 +189,9 @@ async def test_script_exhausted_is_one_500(
     server.push(ScriptedReply(text="only one"))
     first = await call(litellm, server)
     assert first.choices[0].message.content == "only one"
-    started = time.monotonic()
     with pytest.raises(litellm.InternalServerError, match="scripted model: script exhausted"):
         await call(litellm, server, stream=True)
-    assert time.monotonic() - started < 1.0  # no SDK back-off either
-    assert len(server.requests) == 2
+    assert len(server.requests) == 2  # one request, one 500: no SDK retry (nor its back-off)
 
 
 async def test_default_reply_repeats(litellm: ModuleType) -> None:
@@ -212,7 +213,7 @@ async def test_concurrent_calls_each_get_one_reply(
         pieces, _, _ = await collect(await call(litellm, server, stream=True))
         return "".join(pieces)
 
-    got = await asyncio.wait_for(asyncio.gather(*(one() for _ in answers)), 20)
+    got = await asyncio.wait_for(asyncio.gather(*(one() for _ in answers)), HANG_S)
     assert sorted(got) == sorted(answers)
     assert len(server.requests) == 30 and server.remaining == 0
 
@@ -233,16 +234,14 @@ async def test_hang_then_cancel_closes_the_stream(
                     got_text.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.wait_for(got_text.wait(), 5)
+    await asyncio.wait_for(got_text.wait(), HANG_S)
     await asyncio.sleep(0.2)
     assert not task.done()  # the stream really hangs
     task.cancel()
-    started = time.monotonic()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - started < 1.0
+        await task  # returns although the stream never ends: the cancel reached it
     # The HTTP connection was closed, and the server noticed and keeps serving.
-    assert server.wait_for_disconnects(1, timeout=3) == 1
+    assert server.wait_for_disconnects(1, timeout=HANG_S) == 1
     assert (await call(litellm, server)).choices[0].message.content == "next"
 
 
@@ -257,12 +256,15 @@ async def test_hang_ends_with_an_error_when_server_stops(litellm: ModuleType) ->
                 pieces.append(chunk.choices[0].delta.content)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    # Stop once all the text is in (it hangs after that), not after a guessed delay.
+    async with asyncio.timeout(HANG_S):
+        while "".join(pieces) != "half an answer":
+            await asyncio.sleep(0.01)
     await asyncio.to_thread(srv.stop)
     # Cut short without the final chunk: the client must not see a clean finish.
     # litellm 1.110.2 raises MidStreamFallbackError("... Connection error ..."), an openai.APIError.
     with pytest.raises(openai.APIError, match="Connection error"):
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, HANG_S)
     assert "".join(pieces) == "half an answer"
 
 
@@ -278,18 +280,17 @@ async def test_non_stream_hang_then_cancel(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await asyncio.to_thread(server.wait_for_disconnects, 1, 3) == 1
+    assert await asyncio.to_thread(server.wait_for_disconnects, 1, HANG_S) == 1
 
 
 async def test_stop_cuts_a_delayed_answer(litellm: ModuleType) -> None:
-    srv = ScriptedModelServer([ScriptedReply(text="too late", delay_s=30)]).start()
+    # An hour's delay: if stop() did not cut it, the call below could only time out.
+    srv = ScriptedModelServer([ScriptedReply(text="too late", delay_s=3600)]).start()
     task = asyncio.create_task(call(litellm, srv))
     await asyncio.to_thread(srv.wait_for_requests, 1)
-    started = time.monotonic()
     await asyncio.to_thread(srv.stop)
     with pytest.raises(openai.APIError):
-        await asyncio.wait_for(task, 5)
-    assert time.monotonic() - started < 2.0
+        await asyncio.wait_for(task, HANG_S)
     assert srv.disconnects == 0  # the server left, not the client
 
 
@@ -358,7 +359,7 @@ def test_client_disconnect_mid_stream_does_not_crash(server: ScriptedModelServer
         head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         sock.sendall(head.encode() + body)
         assert b"200" in sock.recv(200)
-    assert server.wait_for_disconnects(1, timeout=5) == 1
+    assert server.wait_for_disconnects(1, timeout=HANG_S) == 1
     request = urllib.request.Request(
         server.base_url + "/chat/completions",
         data=json.dumps({"model": "scripted", "messages": MESSAGES}).encode(),
@@ -436,7 +437,7 @@ async def test_cli_serve(litellm: ModuleType, tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        base_url = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        base_url = (await asyncio.wait_for(proc.stdout.readline(), HANG_S)).decode().strip()
         assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
         assert port_file.read_text().strip() == base_url
         pieces, calls, _ = await collect(await call(litellm, base_url, stream=True))
@@ -449,7 +450,7 @@ async def test_cli_serve(litellm: ModuleType, tmp_path: Path) -> None:
         assert [json.loads(line)["messages"] for line in lines] == [MESSAGES, MESSAGES]
     finally:
         proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 10)
+        _, err = await asyncio.wait_for(proc.communicate(), HANG_S)
     assert proc.returncode == 0, err
 
 
@@ -457,7 +458,7 @@ def test_cli_rejects_bad_script(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"replies": [{"txt": "typo"}]}))
     cmd = [sys.executable, "-m", "orion_lsp.testing", "serve", "--script", str(script)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=_repo_env(), timeout=20)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=_repo_env(), timeout=HANG_S)
     assert done.returncode == 2
     assert "txt" in done.stderr and "Traceback" not in done.stderr
 
@@ -466,7 +467,7 @@ async def test_every_orion_call_is_built_by_one_function(litellm: ModuleType) ->
     """The model client and doctor's probe share `completion_kwargs`: one request each,
     a placeholder key only for keyless local servers, the user's key otherwise."""
     from orion_lsp.agent.litellm_setup import completion_kwargs
-    from orion_lsp.agent.probe import probe_tool_mode
+    from orion_lsp.agent.toolmode.probe import probe_tool_mode
 
     local = completion_kwargs("openai/x", "http://h/v1", None, [], timeout_s=5)
     assert local["api_key"] == "orion-local" and local["max_retries"] == 0

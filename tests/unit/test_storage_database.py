@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
 
@@ -178,6 +179,42 @@ async def test_directory_and_bad_parent_are_storage_errors(tmp_path: Path) -> No
     with pytest.raises(StorageError) as info:
         await Database.open(tmp_path / "file" / "orion.db")
     assert str(tmp_path / "file" / "orion.db") in str(info.value)
+
+
+async def test_open_error_says_what_is_wrong_with_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for path in (tmp_path / "file" / "orion.db", tmp_path / "file" / "sub" / "orion.db"):
+        with pytest.raises(StorageError) as info:
+            await Database.open(path)
+        assert f"{tmp_path / 'file'} is not a directory" in info.value.cause
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def _unwritable_directory() -> Path:
+    """A directory even root cannot create files in (tests run as root, where
+    chmod stops nothing): /sys in a container. Skips where there is none."""
+    import tempfile
+
+    sys_dir = Path("/sys")
+    try:
+        fd, probe = tempfile.mkstemp(dir=sys_dir)
+    except OSError:
+        return sys_dir
+    os.close(fd)
+    os.unlink(probe)
+    pytest.skip("no unwritable directory here (/sys is writable)")
+
+
+async def test_open_error_in_an_unwritable_directory_says_so() -> None:
+    directory = _unwritable_directory()
+    with pytest.raises(StorageError) as info:
+        await Database.open(directory / "orion-test.db")
+    assert info.value.cause.startswith("SQLITE_CANTOPEN")
+    assert f"the directory {directory} is not writable (" in info.value.cause
+    with pytest.raises(StorageError) as info:
+        await Database.open(directory / "orion-missing" / "orion.db")
+    assert f"the directory {directory / 'orion-missing'} does not exist" in info.value.cause
+    assert not (directory / "orion-missing").exists()
 
 
 async def test_read_only_database(tmp_path: Path) -> None:

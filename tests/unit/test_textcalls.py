@@ -9,8 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orion_lsp.agent.textcalls import (
-    TEXT_TOOL_INSTRUCTIONS,
+from orion_lsp.agent.toolmode.textcalls import (
     ParsedCall,
     parse_text_tool_calls,
     text_tool_instructions,
@@ -42,7 +41,6 @@ TOOLS = [
 
 def test_instructions_name_every_tool_and_show_the_format() -> None:
     text = text_tool_instructions(TOOLS)
-    assert TEXT_TOOL_INSTRUCTIONS is text_tool_instructions
     assert "- read_file(path: string, startLine?: integer): Read a file of the project." in text
     assert "- list_files(glob?: string): List files." in text
     # The example inside the instructions must itself parse as one call.

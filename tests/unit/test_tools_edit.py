@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orion_lsp.agent.tools.base import FileEdit, ToolContext
+from orion_lsp.agent.guard import EditRefused
+from orion_lsp.agent.tools.base import EditFailed, FileEdit, ToolContext
 from orion_lsp.agent.tools.disk_applier import DiskEditApplier
 from orion_lsp.agent.tools.edit import CreateFileTool, EditFileTool
 from orion_lsp.agent.tools.read import ReadFileTool
@@ -106,8 +107,13 @@ async def test_refused_by_user(ws: Path) -> None:
     await _read(ctx, "a.py")
     before = ctx.read_files["a.py"]
     r = await EditFileTool().run({"path": "a.py", "oldText": "def f", "newText": "def h"}, ctx)
-    assert not r.ok and "refused" in r.content and r.data["applied"] is False
-    assert ctx.edits == [{"path": "a.py", "applied": False}]
+    assert not r.ok and r.data["applied"] is False
+    assert r.content == (
+        "the edit to 'a.py' was not applied: the user or editor refused it; the file is unchanged"
+    )
+    assert ctx.edits == [
+        {"path": "a.py", "applied": False, "refused": "the user or editor refused it"}
+    ]
     assert ctx.read_files["a.py"] == before
 
 
@@ -120,7 +126,29 @@ async def test_applier_exception_is_a_failed_edit(ws: Path) -> None:
     await _read(ctx, "a.py")
     r = await EditFileTool().run({"path": "a.py", "oldText": "def f", "newText": "def h"}, ctx)
     assert not r.ok and "RuntimeError" in r.content and str(ws) not in r.content
-    assert ctx.edits == [{"path": "a.py", "applied": False}]
+    assert "refused" not in r.content  # a failure is not anyone's refusal
+    failed = "applying the edit failed (RuntimeError)"
+    assert ctx.edits == [{"path": "a.py", "applied": False, "error": failed}]
+
+
+async def test_an_editor_failure_is_not_a_refusal(ws: Path) -> None:
+    class Failing:
+        async def apply(self, edit: FileEdit, turn_id: str) -> bool:
+            raise EditFailed("the editor failed to apply the edit: wrong-type-argument arrayp nil")
+
+    ctx = make_context(ws, applier=Failing())
+    await _read(ctx, "a.py")
+    r = await EditFileTool().run({"path": "a.py", "oldText": "def f", "newText": "def h"}, ctx)
+    assert r.content == (
+        "the edit to 'a.py' was not applied: the editor failed to apply the edit: "
+        "wrong-type-argument arrayp nil; read the file again before trying again"
+    )
+    c = await CreateFileTool().run({"path": "n.py", "content": "x = 1\n"}, ctx)
+    assert c.content.startswith("'n.py' was not created: the editor failed to apply the edit")
+    assert [e.get("error", "")[:37] for e in ctx.edits] == [
+        "the editor failed to apply the edit: "
+    ] * 2
+    assert r.data["error"] == ctx.edits[0]["error"] and "refused" not in r.data
 
 
 async def test_crlf_file_with_lf_old_text(ws: Path) -> None:
@@ -224,20 +252,27 @@ async def test_disk_applier_preserves_mode_and_is_atomic(ws: Path) -> None:
 
 async def test_disk_applier_refuses_stale_and_outside(ws: Path, tmp_path: Path) -> None:
     applier = DiskEditApplier(ws)
-    assert not await applier.apply(_edit(ws, "a.py", "not what is on disk", "x"), "t")
+    with pytest.raises(EditRefused, match="the file changed on disk"):
+        await applier.apply(_edit(ws, "a.py", "not what is on disk", "x"), "t")
     assert (ws / "a.py").read_text().startswith("def f")
     outside = tmp_path / "victim.txt"
     outside.write_text("keep\n")
     bad = FileEdit(outside, "victim.txt", False, "keep\n", "pwned\n", 0, 5, "pwned\n")
-    assert not await applier.apply(bad, "t")
+    with pytest.raises(EditRefused, match="not a file inside the root"):
+        await applier.apply(bad, "t")
     os.symlink(tmp_path, ws / "up")
-    assert not await applier.apply(_edit(ws, "up/created.txt", "", "pwned", create=True), "t")
-    assert not await applier.apply(_edit(ws, "up/victim.txt", "keep\n", "pwned\n"), "t")
+    for edit in (
+        _edit(ws, "up/created.txt", "", "pwned", create=True),
+        _edit(ws, "up/victim.txt", "keep\n", "pwned\n"),
+    ):
+        with pytest.raises(EditRefused, match="'up' on the way is a symlink"):
+            await applier.apply(edit, "t")
     assert outside.read_text() == "keep\n" and not (tmp_path / "created.txt").exists()
 
 
 async def test_disk_applier_create_never_clobbers(ws: Path) -> None:
-    assert not await DiskEditApplier(ws).apply(_edit(ws, "a.py", "", "x", create=True), "t")
+    with pytest.raises(EditRefused, match="create never overwrites"):
+        await DiskEditApplier(ws).apply(_edit(ws, "a.py", "", "x", create=True), "t")
     assert (ws / "a.py").read_text().startswith("def f")
 
 
@@ -262,7 +297,8 @@ async def test_disk_applier_refuses_symlink_planted_after_the_check(
     os.symlink(outside, ws / "sub")
     os.symlink(outside, ws / "deep")
     disk = DiskEditApplier(ws)
-    assert not await disk.apply(edit, "t")
-    assert not await disk.apply(create, "t")
+    for planted in (edit, create):
+        with pytest.raises(EditRefused, match="on the way is a symlink"):
+            await disk.apply(planted, "t")
     assert (outside / "f.txt").read_text() == "same\n"
     assert sorted(os.listdir(outside)) == ["f.txt"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -160,11 +159,11 @@ async def test_search_catastrophic_regex_is_stopped(
 ) -> None:
     monkeypatch.setattr(search, "TIME_BUDGET_S", 0.2)
     (ws / "evil.txt").write_text("a" * 60 + "!\n")
-    t0 = time.monotonic()
+    # Unchecked, this pattern backtracks ~10**12 ways on the line: only the time
+    # budget ends it, and the result says the search was stopped.
     r = await SearchTool().run(
         {"pattern": "(a|aa)+$", "regex": True, "path": "evil.txt"}, make_context(ws)
     )
-    assert time.monotonic() - t0 < 5
     assert r.ok and "stopped" in r.content and "incomplete" in r.content
 
 

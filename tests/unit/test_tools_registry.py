@@ -13,7 +13,7 @@ from orion_lsp.agent.tools import default_tools, run_tool, tool_specs
 from orion_lsp.agent.tools.base import ToolContext, ToolResult
 from orion_lsp.testing.fakes import make_context
 
-CONTRACT_TOOLS = {
+PROTOCOL_TOOLS = {
     "read_file": ({"path"}, {"path", "startLine", "endLine"}),
     "list_files": (set(), {"path", "glob"}),
     "search": ({"pattern"}, {"pattern", "path", "regex"}),
@@ -34,12 +34,12 @@ def tools() -> dict[str, Any]:
     return {t.name: t for t in default_tools()}
 
 
-def test_specs_match_the_contract() -> None:
+def test_specs_match_the_protocol() -> None:
     specs = tool_specs(default_tools())
     json.dumps(specs)  # must be plain JSON for litellm
     by_name = {s["function"]["name"]: s for s in specs}
-    assert set(by_name) == set(CONTRACT_TOOLS)
-    for name, (required, props) in CONTRACT_TOOLS.items():
+    assert set(by_name) == set(PROTOCOL_TOOLS)
+    for name, (required, props) in PROTOCOL_TOOLS.items():
         spec = by_name[name]
         assert spec["type"] == "function"
         params = spec["function"]["parameters"]

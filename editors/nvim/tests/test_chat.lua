@@ -28,7 +28,10 @@ H.run('chat', {
   {
     'answer streams into a markdown chat buffer with tool lines',
     function()
-      -- Record every state of the buffer's last lines while the turn runs.
+      -- Record every state of the buffer while the turn runs. Read inside on_lines
+      -- (reading is allowed there), not in a scheduled callback: each chatDelta is
+      -- its own buffer change whatever the machine's load, where a scheduled read
+      -- would see several deltas at once when Neovim falls behind.
       local partials = {}
       local chat = require('orion.chat')
       vim.cmd('OrionChat What does add do?')
@@ -38,12 +41,8 @@ H.run('chat', {
         return buf ~= nil
       end, 5000)
       vim.api.nvim_buf_attach(buf, false, {
-        on_lines = function()
-          vim.schedule(function()
-            if vim.api.nvim_buf_is_valid(buf) then
-              table.insert(partials, H.text(buf))
-            end
-          end)
+        on_lines = function(_, b)
+          table.insert(partials, H.text(b))
         end,
       })
       H.wait_turn_done(client)

@@ -1,5 +1,5 @@
 -- Pure plugin logic, no server: the API key only travels in the server's
--- environment, settings are sent flat as the contract says, tool lines.
+-- environment, settings are sent flat (docs/protocol.md#settings), tool lines.
 local H = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/helpers.lua')
 H.capture_notify()
 local config = require('orion.config')

@@ -53,6 +53,13 @@
       s.textContent = STATUS_LABEL[item.status];
       el.appendChild(s);
     }
+    if (item.scoreText) {
+      const sc = document.createElement("div");
+      sc.className = "scores";
+      sc.textContent = item.scoreText;
+      el.appendChild(sc);
+    }
+    if (item.canRate) el.appendChild(ratingButtons(item));
     if (item.error) {
       const e = document.createElement("div");
       e.className = "error";
@@ -73,6 +80,27 @@
     b.title = `Restore ${rewind.files.join(", ")} to before this turn, and leave this and later turns out of the conversation`;
     b.addEventListener("click", () => vscode.postMessage({ type: "rewind", turnId: rewind.turnId }));
     return b;
+  }
+
+  // Thumbs up / down under each finished answer: orion.feedback for its turn.
+  function ratingButtons(item) {
+    const bar = document.createElement("div");
+    bar.className = "rating";
+    for (const [rating, glyph, label] of [
+      ["up", "👍", "Good answer"],
+      ["down", "👎", "Bad answer"],
+    ]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `rate rate-${rating}`;
+      b.textContent = glyph;
+      b.title = label;
+      b.setAttribute("aria-label", label);
+      b.setAttribute("aria-pressed", String(item.rating === rating));
+      b.addEventListener("click", () => vscode.postMessage({ type: "rate", turnId: item.turnId, rating }));
+      bar.appendChild(b);
+    }
+    return bar;
   }
 
   function setBusy(running, progress) {

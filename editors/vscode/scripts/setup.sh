@@ -3,7 +3,7 @@
 # Debian, npm registries only (nothing else is reachable on CI). Idempotent:
 # a warm run only checks stamps and returns in about a second.
 #
-# What and why (see /work/shared/NOTES_DEPS.md, "Editors, headless"):
+# What and why (measured on these machines; docs/vscode.md#tests):
 # - chromium, ripgrep, libkrb5-dev (+ a C++ toolchain) from apt: the browser
 #   that drives code-server, the `rg` code-server searches with (its npm
 #   package would download it from GitHub), and the headers `kerberos` builds

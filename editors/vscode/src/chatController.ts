@@ -20,6 +20,7 @@ import {
   reduce,
   toolLineText,
 } from "./chatModel";
+import { type FeedbackAction, type Rating, type ScoreLine, canRate, isFeedbackAction, reduceFeedback, scoreText } from "./feedbackModel";
 import { renderMarkdown } from "./markdown";
 
 /** What the webview receives for one item: HTML already sanitized. */
@@ -30,6 +31,12 @@ export interface RenderedItem {
   html: string;
   tools: { text: string; ok?: boolean }[];
   error?: string;
+  turnId?: string;
+  /** Rating buttons are shown (a finished answer the server knows). */
+  canRate: boolean;
+  rating?: Rating;
+  /** e.g. "tests: pass (before: fail)" once the background test run reported. */
+  scoreText?: string;
   /** Set when the turn changed files: the rewind button's tooltip names them. */
   rewind?: { turnId: string; files: string[] };
 }
@@ -59,6 +66,10 @@ function render(item: ChatItem): RenderedItem {
     html: renderMarkdown(item.content),
     tools: item.tools.map((t) => ({ text: toolLineText(t), ok: t.ok })),
     error: item.error,
+    turnId: item.turnId,
+    canRate: canRate(item),
+    rating: item.rating,
+    scoreText: scoreText(item.scores),
     ...(canRewind(item) ? { rewind: { turnId: item.turnId!, files: item.changedFiles! } } : {}),
   };
 }
@@ -125,12 +136,15 @@ export class ChatController implements vscode.Disposable {
         (p: { turnId: string; status: "completed" | "cancelled" | "max_steps" | "error"; answer?: string; error?: string }) =>
           this.dispatch({ type: "turnEnd", turnId: p.turnId, status: p.status, answer: p.answer, error: p.error }),
       ),
+      client.onNotification("orion/turnScores", (p: { turnId: string; scores: ScoreLine[] }) =>
+        this.dispatch({ type: "scores", turnId: p.turnId, scores: p.scores ?? [] }),
+      ),
     );
   }
 
-  dispatch(action: ChatAction): void {
+  dispatch(action: ChatAction | FeedbackAction): void {
     const before = this.state;
-    this.state = reduce(before, action);
+    this.state = isFeedbackAction(action) ? reduceFeedback(before, action) : reduce(before, action);
     const items = changedItems(before, this.state);
     this.changed.fire({ state: this.state, items });
     if (before.threadId !== this.state.threadId) this.threadChanged.fire(this.state.threadId);
@@ -172,7 +186,7 @@ export class ChatController implements vscode.Disposable {
   }
 
   /**
-   * `workspace/executeCommand` with the contract's single-object argument.
+   * `workspace/executeCommand` with its single-object argument (docs/protocol.md#commands).
    * `wait: false` is for calls made while the server starts (they would
    * otherwise wait for themselves).
    */
@@ -223,6 +237,19 @@ export class ChatController implements vscode.Disposable {
     } finally {
       if (this.inflight === source) this.inflight = undefined;
       source.dispose();
+    }
+  }
+
+  /** Rates an answer (`orion.feedback`); a second rating of the turn replaces the first. */
+  async rate(turnId: string, rating: Rating, comment?: string): Promise<{ error?: string }> {
+    try {
+      const args: Record<string, unknown> = { turnId, rating };
+      if (comment) args.comment = comment;
+      await this.execute<{ turnId: string; rating: Rating }>("orion.feedback", args);
+      this.dispatch({ type: "rated", turnId, rating });
+      return {};
+    } catch (err) {
+      return { error: err instanceof Error ? err.message : String(err) };
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The chat view's model: a reducer from the server's turn notifications
- * (`orion/chatDelta`, `orion/toolEvent`, `orion/turnEnd`, CONTRACT.md
- * "Commands") and from our own requests to the list of items the webview
+ * (`orion/chatDelta`, `orion/toolEvent`, `orion/turnEnd`,
+ * docs/protocol.md#notifications) and from our own requests to the list of items the webview
  * shows. Pure, so the ordering rules are unit tested without an editor.
  *
  * A request's turn id is only known from its first notification or its
@@ -28,6 +28,10 @@ export interface ChatItem {
   error?: string;
   /** Files the turn changed (an assistant item): what its rewind button restores. */
   changedFiles?: string[];
+  /** The user's rating of this answer (src/feedbackModel.ts). */
+  rating?: "up" | "down";
+  /** Scores that arrived for this turn (`orion/turnScores`). */
+  scores?: { name: string; value?: number | null; label?: string | null }[];
 }
 
 export interface ChatState {

@@ -16,6 +16,7 @@ type FromView =
   | { type: "ask"; prompt: string }
   | { type: "cancel" }
   | { type: "rewind"; turnId: string }
+  | { type: "rate"; turnId: string; rating: "up" | "down" }
   | { type: "openLink"; href: string };
 
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
@@ -92,6 +93,14 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         break;
       case "rewind":
         if (typeof msg.turnId === "string") void vscode.commands.executeCommand("orion.rewindTurn", msg.turnId);
+        break;
+      case "rate":
+        if (typeof msg.turnId === "string" && (msg.rating === "up" || msg.rating === "down")) {
+          void this.chat.rate(msg.turnId, msg.rating).then((r) => {
+            // The server shows storage errors itself (window/showMessage).
+            if (r.error && !r.error.startsWith("Orion storage error:")) void vscode.window.showErrorMessage(r.error);
+          });
+        }
         break;
       case "openLink":
         if (typeof msg.href === "string" && isSafeLink(msg.href)) {

@@ -3,15 +3,18 @@
  *
  * The settings go as `initializationOptions` and answer the server's
  * `workspace/configuration` requests for section `orion` (the same flat object,
- * CONTRACT.md "Settings"); the API key goes only into the process environment.
+ * docs/protocol.md#settings); the API key goes only into the process environment.
  * Turn commands that VS Code runs from a code action are routed through the
  * chat controller so the chat view shows them like any other turn.
  */
 import * as vscode from "vscode";
 import {
+  type ClientCapabilities,
+  type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions as LcServerOptions,
+  type StaticFeature,
   TransportKind,
 } from "vscode-languageclient/node";
 import { readSettings, serverCommand, serverEnv, toServerOptions } from "./settings";
@@ -20,6 +23,19 @@ export const SECRET_KEY = "orion.apiKey";
 
 /** Commands that run a turn: `orion.chat` and the command the server's code actions carry. */
 export const TURN_COMMANDS = new Set(["orion.chat", "orion.codeAction"]);
+
+/** Tells the server that this client shows the `orion/*` turn notifications. */
+const ORION_CAPABILITY: StaticFeature = {
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    const experimental = (capabilities.experimental ?? {}) as Record<string, unknown>;
+    capabilities.experimental = { ...experimental, orion: { turnNotifications: true } };
+  },
+  initialize(): void {},
+  getState(): FeatureState {
+    return { kind: "static" };
+  },
+  clear(): void {},
+};
 
 export interface ClientHooks {
   /** Called for turn commands executed through VS Code (code actions); returns the result. */
@@ -45,7 +61,7 @@ export async function createClient(
   const clientOptions: LanguageClientOptions = {
     // Code actions apply to any file on disk; the server decides what it offers.
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-    initializationOptions: toServerOptions(settings),
+    initializationOptions: toServerOptions(settings, vscode.workspace.isTrusted),
     outputChannel: hooks.output,
     synchronize: { configurationSection: "orion" },
     middleware: {
@@ -55,18 +71,29 @@ export async function createClient(
         configuration: async (params, token, next) => {
           const result = await next(params, token);
           if (!Array.isArray(result)) return result;
-          const fresh = toServerOptions(readSettings(vscode.workspace.getConfiguration("orion")));
+          const fresh = toServerOptions(
+            readSettings(vscode.workspace.getConfiguration("orion")),
+            vscode.workspace.isTrusted,
+          );
           return result.map((value, i) => (params.items[i]?.section === "orion" ? fresh : value));
         },
       },
       executeCommand: (command, args, next) => {
         if (TURN_COMMANDS.has(command) && args.length === 1 && typeof args[0] === "object" && args[0]) {
-          return hooks.runTurnCommand(command, args[0] as Record<string, unknown>);
+          // Code actions run detached by default (for clients that block on the
+          // request). VS Code does not block, and the chat view follows the turn
+          // through this request (cancel, the final status, the edits it
+          // returns to whoever ran the action): ask for the synchronous form.
+          const turnArgs = { ...(args[0] as Record<string, unknown>) };
+          if (command === "orion.codeAction" && turnArgs.detach === undefined) turnArgs.detach = false;
+          return hooks.runTurnCommand(command, turnArgs);
         }
         return next(command, args);
       },
     },
   };
   hooks.output.appendLine(`[orion] starting ${cmd.command} ${cmd.args.join(" ")}`.trimEnd());
-  return new LanguageClient("orion", "Orion", serverOptions, clientOptions);
+  const client = new LanguageClient("orion", "Orion", serverOptions, clientOptions);
+  client.registerFeature(ORION_CAPABILITY);
+  return client;
 }

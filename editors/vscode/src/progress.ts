@@ -2,7 +2,7 @@
  * `$/progress` work-done reports -> one line for the status bar.
  *
  * The server reports turns and repo-map indexing with work-done progress
- * (CONTRACT.md "Progress"). Pure so begin/report/end ordering is unit tested.
+ * (docs/protocol.md#progress). Pure so begin/report/end ordering is unit tested.
  */
 export interface ProgressValue {
   kind: "begin" | "report" | "end";

@@ -1,10 +1,10 @@
 /**
  * Settings -> how the server is started and what it is told.
  *
- * Pure (no `vscode` import) so the mapping the contract cares about is unit
+ * Pure (no `vscode` import) so the mapping the server relies on is unit
  * tested: the flat `initializationOptions` / `workspace/configuration` object,
  * the server command line, and the process environment, which is the only
- * place the API key may go (CONTRACT.md, "Settings").
+ * place the API key may go (docs/protocol.md#settings).
  */
 export interface OrionSettings {
   serverPath: string;
@@ -19,7 +19,7 @@ export interface OrionSettings {
   contextTokens: number;
 }
 
-/** The keys the server understands, in the contract's spelling. */
+/** The keys the server understands, in its spelling (docs/protocol.md#settings). */
 export interface ServerOptions {
   model?: string;
   apiBase?: string;
@@ -28,6 +28,8 @@ export interface ServerOptions {
   historyLimit?: number;
   maxSteps?: number;
   contextTokens?: number;
+  /** VS Code's Workspace Trust: only a trusted workspace may run its test command. */
+  workspaceTrusted?: boolean;
 }
 
 export const DEFAULTS: OrionSettings = {
@@ -77,9 +79,11 @@ export function readSettings(config: ConfigLike): OrionSettings {
  * `workspace/configuration`. Empty strings are left out: the server layers
  * settings over its defaults, so an empty `apiBase` must mean "unset", not
  * "the empty URL". Client-only keys (server path, interpreter) never go.
+ * `trusted` is VS Code's Workspace Trust for the open folder: the server runs
+ * the workspace's `[eval] test_command` at a turn's end only when it is true.
  */
-export function toServerOptions(s: OrionSettings): ServerOptions {
-  const out: ServerOptions = {};
+export function toServerOptions(s: OrionSettings, trusted = false): ServerOptions {
+  const out: ServerOptions = { workspaceTrusted: trusted };
   if (s.model) out.model = s.model;
   if (s.apiBase) out.apiBase = s.apiBase;
   if (s.criticModel) out.criticModel = s.criticModel;

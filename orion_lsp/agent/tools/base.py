@@ -58,11 +58,27 @@ class FileEdit:
     version: int | None = None
 
 
+class EditFailed(Exception):
+    """The editor or the disk could not apply an edit: a failure, not anyone's refusal.
+
+    The model and the turn's result must not hear "refused" for this (a client
+    that errors on `workspace/applyEdit` said nothing of the user's choice).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class EditApplier(Protocol):
     """Where edits go: `workspace/applyEdit` in the editor, the disk in the CLI."""
 
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
-        """Apply one edit; True when it was applied, False when refused."""
+        """Apply one edit; True when it was applied, False when the user refused it.
+
+        Raises `EditRefused` (agent/guard.py) to refuse it for a stated reason and
+        `EditFailed` when it could not be applied.
+        """
 
 
 @dataclass
@@ -73,7 +89,8 @@ class ToolContext:
     applier: EditApplier
     # rel_path -> sha256 of the text the model read this turn (read before claim)
     read_files: dict[str, str] = field(default_factory=dict)
-    # rel_paths edited/created in this turn, with whether they were applied
+    # What each edit/create of this turn came to: {"path", "applied"}, plus
+    # "refused" or "error" (why, for the model and the turn's result) when not applied.
     edits: list[dict[str, Any]] = field(default_factory=list)
     # Upper bound on characters returned to the model by a single tool call.
     max_output_chars: int = 20_000

@@ -11,7 +11,8 @@ the write fail instead of leaving the root. The new content goes to a
 temporary file in that folder, then ``os.replace`` (edit) or ``os.link``
 (create: never clobbers an existing file), all relative to the folder's
 descriptor. An edit whose file changed on disk since the tool computed it is
-refused rather than overwritten.
+refused rather than overwritten. Refusals raise ``EditRefused`` with the
+reason; an I/O error (disk full, ...) raises ``EditFailed``.
 
 Sensitive paths (``agent/guard.py``: ``.git/``, ``.vscode/``, ``.env*``, shell
 rc files, ...) are refused with ``EditRefused`` (a clear tool error) unless the
@@ -30,7 +31,7 @@ import stat
 from pathlib import Path
 
 from ..guard import ALLOW_ENV, EditRefused, allow_sensitive_from_env, sensitive_reason
-from .base import FileEdit
+from .base import EditFailed, FileEdit
 from .paths import is_inside
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ class DiskEditApplier:
                 os.close(dfd)
         except WriteRefused as exc:
             log.warning("turn %s: edit of %s not written: %s", turn_id, edit.rel_path, exc)
-            return False
+            raise EditRefused(f"not written: {exc}") from None
+        except OSError as exc:
+            log.warning("turn %s: edit of %s failed: %s", turn_id, edit.rel_path, exc)
+            raise EditFailed(f"writing it to disk failed: {exc.strerror or exc}") from None
         return True
 
     def _parts(self, target: Path) -> list[str]:

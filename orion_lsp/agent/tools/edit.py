@@ -8,7 +8,9 @@ to ``ctx.applier`` (``workspace/applyEdit`` in the editor, the disk in the CLI).
 
 An applier that refuses an edit for a reason the model should know (the user
 denied a sensitive path, see ``agent/guard.py``; the buffer changed while the
-user was asked) raises ``EditRefused``; its reason becomes the tool error.
+user was asked) raises ``EditRefused``; one that could not apply it (the
+editor answered applyEdit with an error) raises ``EditFailed``. Either reason
+becomes the tool error and goes into ``ctx.edits`` as ``refused`` or ``error``.
 Results of edits to sensitive paths carry ``sensitive`` in their trace data.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 from ...positions import line_of_offset, line_starts
 from ...storage import StorageError
 from ..guard import EditRefused, sensitive_reason
-from .base import FileEdit, ToolContext, ToolResult
+from .base import EditFailed, FileEdit, ToolContext, ToolResult
 from .common import ok, refused
 from .paths import PathRefused, check_syntax, resolve_in_workspace
 from .textfile import MAX_READ_BYTES, LoadedText, load_text, split_lines, text_hash
@@ -50,8 +52,14 @@ def _snippet(text: str, first_line: int, n_lines: int) -> str:
     return "\n".join(f"{i + 1}| {lines[i]}" for i in range(lo, hi))
 
 
-async def _apply(ctx: ToolContext, edit: FileEdit) -> str | None:
-    """None when the applier applied the edit, else why not (for the model)."""
+async def _apply(ctx: ToolContext, edit: FileEdit) -> dict[str, Any]:
+    """What became of the edit, also recorded in ``ctx.edits``.
+
+    ``{"applied": True}``, or ``applied: False`` with ``refused`` (the user or a
+    rule said no, and why) or ``error`` (the editor or disk could not apply it):
+    a failure is never reported to the model as a refusal.
+    """
+    outcome: dict[str, Any]
     try:
         applied = bool(await ctx.applier.apply(edit, ctx.turn_id))
     except (asyncio.CancelledError, KeyboardInterrupt, StorageError):
@@ -60,11 +68,25 @@ async def _apply(ctx: ToolContext, edit: FileEdit) -> str | None:
         raise
     except EditRefused as exc:
         # The applier says why (user denied, sensitive path, buffer moved on).
-        return exc.reason
+        outcome = {"applied": False, "refused": exc.reason}
+    except EditFailed as exc:
+        outcome = {"applied": False, "error": exc.reason}
     except Exception as exc:
         log.exception("edit applier failed for %s", edit.rel_path)
-        return f"it failed ({type(exc).__name__})"
-    return None if applied else "the user or editor refused it"
+        outcome = {"applied": False, "error": f"applying the edit failed ({type(exc).__name__})"}
+    else:
+        outcome = (
+            {"applied": True}
+            if applied
+            else {"applied": False, "refused": "the user or editor refused it"}
+        )
+    ctx.edits.append({"path": edit.rel_path, **outcome})
+    return outcome
+
+
+def _why(outcome: dict[str, Any]) -> str:
+    """How an edit did not happen, for the model: refused, or failed (and why)."""
+    return str(outcome.get("error") or outcome["refused"])
 
 
 def _sensitive(rel: str) -> dict[str, Any]:
@@ -149,13 +171,17 @@ class EditFileTool:
             new_text=new_text,
             version=loaded.version,
         )
-        why = await _apply(ctx, edit)
-        ctx.edits.append({"path": rel, "applied": why is None})
-        if why is not None:
+        outcome = await _apply(ctx, edit)
+        if not outcome["applied"]:
             return refused(
-                f"the edit to {rel!r} was not applied: {why}; the file is unchanged",
+                f"the edit to {rel!r} was not applied: {_why(outcome)}; "
+                + (
+                    "read the file again before trying again"
+                    if "error" in outcome
+                    else "the file is unchanged"
+                ),
                 path=rel,
-                applied=False,
+                **outcome,
                 **_sensitive(rel),
             )
         ctx.read_files[rel] = text_hash(new_content)
@@ -227,11 +253,13 @@ class CreateFileTool:
             new_text=content,
             version=None,
         )
-        why = await _apply(ctx, edit)
-        ctx.edits.append({"path": rel, "applied": why is None})
-        if why is not None:
+        outcome = await _apply(ctx, edit)
+        if not outcome["applied"]:
             return refused(
-                f"{rel!r} was not created: {why}", path=rel, applied=False, **_sensitive(rel)
+                f"{rel!r} was not created: {_why(outcome)}",
+                path=rel,
+                **outcome,
+                **_sensitive(rel),
             )
         # What the model wrote counts as read: it may edit it next without re-reading.
         ctx.read_files[rel] = text_hash(content)

@@ -41,7 +41,10 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def default_tools(symbol_provider: SymbolProvider | None = None) -> list[Tool]:
-    """The contract's six tools; ``symbol_provider`` replaces the regex symbols."""
+    """The six workspace tools (docs/protocol.md#tools).
+
+    ``symbol_provider`` replaces the regex symbols.
+    """
     return [
         ReadFileTool(),
         ListFilesTool(),

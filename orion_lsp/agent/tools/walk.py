@@ -23,7 +23,8 @@ from .paths import is_inside
 
 log = logging.getLogger(__name__)
 
-ALWAYS_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "__pycache__"})
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+ALWAYS_SKIP_DIRS = VCS_DIRS | {"node_modules", ".venv", "__pycache__"}
 # Entries visited (files and directories) before a walk gives up.
 DEFAULT_VISIT_BUDGET = 100_000
 
@@ -32,6 +33,7 @@ DEFAULT_VISIT_BUDGET = 100_000
 class _Rules:
     # (directory relative to root, "" for the root; its compiled .gitignore)
     specs: list[tuple[str, pathspec.GitIgnoreSpec]] = field(default_factory=list)
+    skip_dirs: frozenset[str] = ALWAYS_SKIP_DIRS
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """Git semantics: the deepest .gitignore with a matching pattern decides."""
@@ -80,12 +82,13 @@ def walk_files(
     include_symlinks: bool = True,
     stats: WalkStats | None = None,
     budget: int = DEFAULT_VISIT_BUDGET,
+    skip_dirs: frozenset[str] = ALWAYS_SKIP_DIRS,
 ) -> Iterator[WalkEntry]:
     """Files under ``start_real`` (a real directory inside ``root``), sorted by path.
 
     Symlinked files are yielded only when their target is a file inside the
     root (and only with ``include_symlinks``); symlinked directories are not
-    entered.
+    entered, nor are directories named in ``skip_dirs``.
     """
     root_real = os.path.realpath(root)
     stats = stats if stats is not None else WalkStats()
@@ -99,6 +102,7 @@ def walk_files(
         if spec is not None:
             rules.specs.append((base, spec))
     start = "/".join(parts)
+    rules.skip_dirs = skip_dirs
     yield from _walk_dir(root_real, str(start_real), start, rules, include_symlinks, stats, budget)
 
 
@@ -129,7 +133,7 @@ def _walk_dir(
         except OSError:
             continue
         if is_dir:
-            if entry.name in ALWAYS_SKIP_DIRS or rules.ignored(rel, is_dir=True):
+            if entry.name in rules.skip_dirs or rules.ignored(rel, is_dir=True):
                 continue
             spec = _load_gitignore(entry.path)
             if spec is not None:

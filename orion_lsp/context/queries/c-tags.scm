@@ -1,4 +1,7 @@
 ; Orion tags for C.
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 5
 
 (function_definition
   declarator: (function_declarator
@@ -36,11 +39,3 @@
 
 (preproc_function_def
   name: (identifier) @name) @definition.macro
-
-(call_expression
-  function: [(identifier) @reference.call
-             (field_expression field: (field_identifier) @reference.call)])
-
-(type_identifier) @reference.type
-
-(identifier) @reference.name

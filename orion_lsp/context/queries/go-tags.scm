@@ -1,4 +1,7 @@
 ; Orion tags for Go.
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 5
 
 (function_declaration
   name: (identifier) @name) @definition.function
@@ -19,11 +22,3 @@
 
 (method_elem
   name: (field_identifier) @name) @definition.method
-
-(call_expression
-  function: [(identifier) @reference.call
-             (selector_expression field: (field_identifier) @reference.call)])
-
-(type_identifier) @reference.type
-
-(identifier) @reference.name

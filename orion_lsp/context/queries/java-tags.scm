@@ -1,4 +1,7 @@
 ; Orion tags for Java.
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 6
 
 (class_declaration
   name: (identifier) @name) @definition.class
@@ -20,13 +23,3 @@
 
 (constructor_declaration
   name: (identifier) @name) @definition.method
-
-(method_invocation
-  name: (identifier) @reference.call)
-
-(object_creation_expression
-  type: (type_identifier) @reference.class)
-
-(type_identifier) @reference.type
-
-(identifier) @reference.name

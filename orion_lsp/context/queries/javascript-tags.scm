@@ -1,4 +1,7 @@
 ; Orion tags for JavaScript (and JSX).
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 8
 
 (function_declaration
   name: (identifier) @name) @definition.function
@@ -21,12 +24,3 @@
 (assignment_expression
   left: (member_expression property: (property_identifier) @name)
   right: [(arrow_function) (function_expression)]) @definition.function
-
-(call_expression
-  function: [(identifier) @reference.call
-             (member_expression property: (property_identifier) @reference.call)])
-
-(new_expression
-  constructor: (identifier) @reference.class)
-
-(identifier) @reference.name

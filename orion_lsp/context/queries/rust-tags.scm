@@ -1,4 +1,7 @@
 ; Orion tags for Rust.
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 6
 
 (function_item
   name: (identifier) @name) @definition.function
@@ -38,15 +41,3 @@
 (impl_item
   type: [(type_identifier) @name
          (generic_type type: (type_identifier) @name)]) @definition.impl
-
-(call_expression
-  function: [(identifier) @reference.call
-             (field_expression field: (field_identifier) @reference.call)
-             (scoped_identifier name: (identifier) @reference.call)])
-
-(macro_invocation
-  macro: (identifier) @reference.call)
-
-(type_identifier) @reference.type
-
-(identifier) @reference.name

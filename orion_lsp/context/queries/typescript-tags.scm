@@ -1,4 +1,7 @@
 ; Orion tags for TypeScript. Also used for TSX (same node names).
+; References are not in this query: they are identifier tokens outside
+; comments and strings (orion_lsp/context/references.py).
+; orion: max-start-depth 8
 
 (function_declaration
   name: (identifier) @name) @definition.function
@@ -39,14 +42,3 @@
 (variable_declarator
   name: (identifier) @name
   value: [(arrow_function) (function_expression)]) @definition.function
-
-(call_expression
-  function: [(identifier) @reference.call
-             (member_expression property: (property_identifier) @reference.call)])
-
-(new_expression
-  constructor: (identifier) @reference.class)
-
-(type_identifier) @reference.type
-
-(identifier) @reference.name

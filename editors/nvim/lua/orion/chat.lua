@@ -12,19 +12,16 @@
 --- The buffer shows one thread (`b:orion_thread`; `b:orion_new_thread` after
 --- :OrionNew, until the first turn names it) and every turn command carries
 --- its id. Each turn's heading carries an extmark with its turn id, so
---- commands can act on "the turn under the cursor" (:OrionRewind).
+--- commands can act on "the turn under the cursor" (lua/orion/rate.lua keeps
+--- the marks; :OrionRate and :OrionRewind use them).
 
 local client_mod = require('orion.client')
 local handlers = require('orion.handlers')
+local rate = require('orion.rate')
 
 local M = {}
 
 local REQUEST_CANCELLED = -32800
-
-local turn_ns = vim.api.nvim_create_namespace('orion_turns')
---- buffer -> extmark id -> turn id (an extmark follows its line through edits)
----@type table<integer, table<integer, string>>
-local turn_marks = {}
 
 ---@class orion.Turn
 ---@field request_id integer?
@@ -34,8 +31,11 @@ local turn_marks = {}
 ---@field cancel_requested boolean
 ---@field buf integer? the chat buffer it renders into
 ---@field adopted boolean? started elsewhere; closed by turnEnd
+---@field detached boolean? ours, answered `running` at once; closed by turnEnd
+---@field on_done fun(err: lsp.ResponseError?, result: table?)? called when a detached turn ends
+---@field end_params table? its turnEnd, once arrived
 ---@field after_tool boolean? the buffer ends with tool lines and their blank separator
----@field mark integer? extmark of the turn's heading (turn_at)
+---@field mark integer? the extmark on its `## Orion` heading (orion.rate)
 
 --- client_id -> running turn
 ---@type table<integer, orion.Turn>
@@ -94,42 +94,6 @@ end
 ---@return integer bufnr
 function M.buffer(client)
   return (get_buffer(client))
-end
-
---- Mark `row` (0-based) as the heading of a turn; the id may follow later.
----@param buf integer
----@param row integer
----@param turn_id string?
----@return integer mark
-local function mark_turn(buf, row, turn_id)
-  local id = vim.api.nvim_buf_set_extmark(buf, turn_ns, row, 0, {})
-  turn_marks[buf] = turn_marks[buf] or {}
-  turn_marks[buf][id] = turn_id
-  return id
-end
-
----@param buf integer
----@param mark integer
----@param turn_id string
-local function name_turn(buf, mark, turn_id)
-  if turn_marks[buf] and vim.api.nvim_buf_is_valid(buf) then
-    turn_marks[buf][mark] = turn_id
-  end
-end
-
---- The turn whose section contains `row` (0-based; default: the cursor's).
----@param buf integer
----@param row? integer
----@return string? turn_id
-function M.turn_at(buf, row)
-  row = row or (vim.api.nvim_win_get_cursor(0)[1] - 1)
-  local marks = vim.api.nvim_buf_get_extmarks(buf, turn_ns, { row, 0 }, 0, {})
-  for _, m in ipairs(marks) do -- nearest heading at or above the row first
-    local turn_id = (turn_marks[buf] or {})[m[1]]
-    if turn_id then
-      return turn_id
-    end
-  end
 end
 
 --- The thread the buffer shows, as `orion.chat` / `orion.history` keys.
@@ -259,10 +223,10 @@ local function render_history(buf, result)
   if #messages == 0 then
     vim.list_extend(lines, { '_No messages yet in this thread._', '' })
   end
-  local headings = {} ---@type {row: integer, turn_id: string}[]
+  local headings = {} -- 0-based row of each answer's heading -> its turn
   for _, m in ipairs(messages) do
-    if m.role == 'user' and type(m.turnId) == 'string' then
-      table.insert(headings, { row = #lines, turn_id = m.turnId })
+    if m.role == 'assistant' and type(m.turnId) == 'string' then
+      headings[#lines] = m.turnId
     end
     vim.list_extend(lines, message_lines(m.role, m.content))
     if type(m.changedFiles) == 'table' and #m.changedFiles > 0 then
@@ -270,13 +234,20 @@ local function render_history(buf, result)
     end
   end
   edit(buf, function()
-    vim.api.nvim_buf_clear_namespace(buf, turn_ns, 0, -1)
-    turn_marks[buf] = {}
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-    for _, h in ipairs(headings) do
-      mark_turn(buf, h.row, h.turn_id)
-    end
   end)
+  rate.clear(buf)
+  for row, turn_id in pairs(headings) do
+    rate.mark(buf, row, turn_id)
+  end
+end
+
+--- Mark the `## Orion` heading just appended (the buffer's last two lines are
+--- it and a blank) as the answer of `turn`, for :OrionRate.
+---@param buf integer
+---@param turn orion.Turn
+local function mark_heading(buf, turn)
+  turn.mark = rate.mark(buf, vim.api.nvim_buf_line_count(buf) - 2, turn.turn_id)
 end
 
 --- Fetch `orion.history` and replace the chat buffer's content with it.
@@ -326,6 +297,9 @@ local function close_turn(buf, turn, status, error_text)
     return
   end
   turn.ended = true
+  if turn.mark and turn.turn_id then
+    rate.bind(buf, turn.mark, turn.turn_id)
+  end
   local lines = {}
   if last_line(buf) ~= '' then
     table.insert(lines, '')
@@ -342,6 +316,42 @@ local function close_turn(buf, turn, status, error_text)
   end
   if #lines > 0 then
     M.append_lines(buf, lines)
+  end
+end
+
+--- One line per edit the turn made (`> edit a.py: applied`).
+---@param buf integer
+---@param edits {path: string, applied: boolean}[]?
+local function append_edits(buf, edits)
+  local extra = {}
+  for _, e in ipairs(edits or {}) do
+    table.insert(extra, ('> edit %s: %s'):format(e.path, e.applied and 'applied' or 'not applied'))
+  end
+  if #extra > 0 then
+    if last_line(buf) ~= '' then
+      table.insert(extra, 1, '')
+    end
+    table.insert(extra, '')
+    M.append_lines(buf, extra)
+  end
+end
+
+--- A detached turn of ours has ended (its turnEnd arrived): free the project
+--- for the next turn and tell the caller, with turnEnd as the result.
+---@param client_id integer
+---@param turn orion.Turn
+---@param result table
+local function finish_detached(client_id, turn, result)
+  if turns[client_id] == turn then
+    turns[client_id] = nil
+  end
+  if turn.buf and vim.api.nvim_buf_is_valid(turn.buf) and last_line(turn.buf) ~= '' then
+    M.append_lines(turn.buf, { '' })
+  end
+  local on_done = turn.on_done
+  turn.on_done = nil
+  if on_done then
+    on_done(nil, result)
   end
 end
 
@@ -376,9 +386,22 @@ function M.send(client, args, on_done, opts)
     table.insert(lines, '')
     local heading = is_empty(buf) and 0 or vim.api.nvim_buf_line_count(buf)
     M.append_lines(buf, lines)
-    turn.mark = mark_turn(buf, heading, nil)
+    mark_heading(buf, turn)
     args = vim.tbl_extend('keep', args, M.thread_args(buf))
     turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
+      if not err and type(result) == 'table' and result.status == 'running' then
+        -- Detached (code actions are, by default): the turn goes on; its
+        -- turnEnd closes it, as for a turn this buffer did not start.
+        turn.turn_id = turn.turn_id or result.turnId
+        turn.detached = true
+        turn.on_done = on_done
+        if turn.ended then
+          -- Its turnEnd came first (a turn that failed at once).
+          append_edits(buf, turn.end_params and turn.end_params.edits)
+          finish_detached(client.id, turn, turn.end_params or result)
+        end
+        return
+      end
       if turns[client.id] == turn then
         turns[client.id] = nil
       end
@@ -395,23 +418,11 @@ function M.send(client, args, on_done, opts)
           vim.b[buf].orion_thread = result.threadId
           vim.b[buf].orion_new_thread = nil
         end
-        if type(result.turnId) == 'string' then
-          name_turn(buf, turn.mark, result.turnId)
-        end
+        turn.turn_id = turn.turn_id or result.turnId
         if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
           M.append_text(buf, result.answer)
         end
-        local extra = {}
-        for _, e in ipairs(result.edits or {}) do
-          table.insert(extra, ('> edit %s: %s'):format(e.path, e.applied and 'applied' or 'not applied'))
-        end
-        if #extra > 0 then
-          if last_line(buf) ~= '' then
-            table.insert(extra, 1, '')
-          end
-          table.insert(extra, '')
-          M.append_lines(buf, extra)
-        end
+        append_edits(buf, result.edits)
         close_turn(buf, turn, result.status or 'completed')
       end
       if last_line(buf) ~= '' then
@@ -486,9 +497,6 @@ local function turn_for(client_id, turn_id)
   local turn = turns[client_id]
   if turn and turn.turn_id == nil and turn.request_id then
     turn.turn_id = turn_id -- the first notification names our request's turn
-    if turn.mark and turn.buf and turn_id then
-      name_turn(turn.buf, turn.mark, turn_id)
-    end
   end
   if not turn or (turn_id and turn.turn_id ~= turn_id) then
     if turn and not turn.ended then
@@ -507,7 +515,7 @@ local function turn_for(client_id, turn_id)
     end
     local heading = is_empty(buf) and 0 or (vim.api.nvim_buf_line_count(buf) + #lines - 2)
     M.append_lines(buf, lines)
-    turn.mark = mark_turn(buf, heading, turn_id)
+    mark_heading(buf, turn)
   end
   local buf = M.find_buffer(client.root_dir or vim.fn.getcwd())
   if not buf then
@@ -580,13 +588,23 @@ function M.on_turn_end(client_id, params)
     turn.streamed = true
     M.append_text(buf, params.answer)
   end
+  if turn.adopted or turn.detached then
+    -- Only turnEnd reports the edits of a turn no response of ours closes.
+    append_edits(buf, params.edits)
+  end
   close_turn(buf, turn, params.status or 'completed', params.error)
+  turn.end_params = params
   if turn.adopted then
     -- No response of ours will close it: turnEnd is the last word.
     turns[client_id] = nil
     if params.error then
       handlers.notify_error(params.error)
     end
+  elseif turn.detached then
+    if params.error then
+      handlers.notify_error(params.error)
+    end
+    finish_detached(client_id, turn, params)
   end
 end
 

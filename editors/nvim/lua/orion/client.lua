@@ -4,7 +4,7 @@
 --- (the project of the current file, or of the chat buffer), and must work on
 --- Neovim 0.10 (dot-call client methods) and 0.11+ (colon-call methods).
 --- Commands go through `workspace/executeCommand` with one camelCase object as
---- the only argument, as the contract says.
+--- the only argument (docs/protocol.md#commands).
 
 local config = require('orion.config')
 

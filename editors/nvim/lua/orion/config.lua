@@ -5,14 +5,14 @@
 --- same environment, same settings), so there is exactly one place that turns
 --- user options into a `vim.lsp.ClientConfig`.
 ---
---- Settings follow the external contract: a flat object sent both as
+--- Settings follow docs/protocol.md#settings: a flat object sent both as
 --- `initializationOptions` and as the `orion` section of
 --- `workspace/configuration`. The API key is never a setting: it only reaches
 --- the server through its environment (`ORION_API_KEY`).
 
 local M = {}
 
---- Contract setting keys (camelCase, as the server reads them). Others are
+--- The server's setting keys (camelCase, as it reads them). Others are
 --- passed through untouched: the server ignores keys it does not know.
 M.setting_keys = {
   'model',
@@ -27,7 +27,7 @@ M.setting_keys = {
 ---@class orion.Options
 ---@field python? string Python interpreter that has `orion_lsp` installed (runs `-m orion_lsp`)
 ---@field cmd? string[] Full server command; overrides `python`
----@field settings? table<string, any> Contract settings (model, apiBase, databasePath, ...)
+---@field settings? table<string, any> Server settings (model, apiBase, databasePath, ...)
 ---@field env? table<string, string> Extra environment for the server process
 ---@field api_key? string|fun(): string|nil Sent as ORION_API_KEY in the server's environment only
 ---@field root_markers? string[] Files/dirs marking a workspace root (nearest wins)
@@ -35,6 +35,7 @@ M.setting_keys = {
 ---@field autostart? boolean Attach automatically to file buffers (default true)
 ---@field log_file? string Passed to the server as `--log-file`
 ---@field chat? {open?: string, size?: integer} How the chat window opens: 'vsplit' | 'split' | 'tab' | 'current'
+---@field trust_prompt? fun(root: string, command: string): boolean Asks whether a workspace may run its test command (default: a confirm dialog)
 
 ---@type orion.Options
 M.defaults = {
@@ -111,7 +112,7 @@ end
 function M.settings()
   local s = vim.deepcopy(M.options.settings or {})
   -- A key in settings would end up in the server's configuration and in
-  -- editor dumps; the contract forbids it, so drop it loudly.
+  -- editor dumps; the key is environment-only (docs/protocol.md#settings), so drop it loudly.
   for _, k in ipairs({ 'apiKey', 'api_key', 'key' }) do
     if s[k] ~= nil then
       s[k] = nil
@@ -147,7 +148,20 @@ function M.client_config()
     cmd_env = M.server_env(),
     init_options = settings,
     settings = { orion = settings },
+    -- We show orion/* turn notifications, so the server sends no
+    -- showDocument/showMessage copy of each answer (it does for stock clients).
+    capabilities = { experimental = { orion = { turnNotifications = true } } },
     handlers = require('orion.handlers').client_handlers(),
+    -- Asked once per workspace with a test command (orion.trust), when its
+    -- server starts; told to the server like any setting.
+    before_init = function(params, cfg)
+      local trusted = cfg.root_dir and require('orion.trust').for_root(cfg.root_dir) or false
+      params.initializationOptions = params.initializationOptions or {}
+      params.initializationOptions.workspaceTrusted = trusted
+      if cfg.settings and cfg.settings.orion then
+        cfg.settings.orion.workspaceTrusted = trusted
+      end
+    end,
     on_attach = function(client, bufnr)
       require('orion').on_attach(client, bufnr)
     end,

@@ -1,7 +1,7 @@
 --- Client-side handlers for what the Orion server pushes to the editor.
 ---
---- Implements the receiving end of the contract's notifications
---- (`orion/chatDelta`, `orion/toolEvent`, `orion/turnEnd`) by routing them to
+--- Implements the receiving end of the server's notifications
+--- (`orion/chatDelta`, `orion/toolEvent`, `orion/turnEnd`; docs/protocol.md#notifications) by routing them to
 --- the chat buffer, and wraps `window/showMessage` so server errors reach
 --- `vim.notify` at ERROR level once per failure, not twice.
 

@@ -2,8 +2,8 @@
 ---
 --- `require("orion").setup({...})` starts and attaches the server to file
 --- buffers under a workspace root and defines the user commands
---- (`:OrionChat`, `:OrionHistory`, `:OrionCancel`, `:OrionStatus`, and the
---- thread commands of lua/orion/threads.lua). Code
+--- (`:OrionChat`, `:OrionHistory`, `:OrionCancel`, `:OrionStatus`,
+--- `:OrionRate`, and the thread commands of lua/orion/threads.lua). Code
 --- actions come from the server through `vim.lsp.buf.code_action()`; the turn
 --- they start streams into the chat buffer, and its edits arrive as
 --- `workspace/applyEdit`, handled by Neovim's standard handler (undoable).
@@ -217,6 +217,15 @@ function M.create_commands()
   cmd('OrionHistory', history_command, { nargs = '?', desc = "Show this workspace's Orion history" })
   cmd('OrionCancel', cancel_command, { nargs = 0, desc = 'Cancel the running Orion turn' })
   cmd('OrionStatus', status_command, { nargs = 0, desc = 'Show the Orion server status' })
+  cmd('OrionRate', function(opts)
+    require('orion.rate').command(opts)
+  end, {
+    nargs = '+',
+    complete = function(_, line)
+      return #vim.split(line, '%s+') <= 2 and { 'up', 'down' } or {}
+    end,
+    desc = 'Rate the Orion answer under the cursor (or the last one): up|down [comment]',
+  })
   require('orion.threads').create_commands()
 end
 

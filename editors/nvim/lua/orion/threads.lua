@@ -168,7 +168,7 @@ function M.rewind(turn_id)
   with_chat(function(client, buf)
     local chat = require('orion.chat')
     if not turn_id and vim.api.nvim_get_current_buf() == buf then
-      turn_id = chat.turn_at(buf)
+      turn_id = require('orion.rate').turn_at(buf, vim.api.nvim_win_get_cursor(0)[1] - 1)
     end
     if not turn_id then
       vim.notify('Orion: put the cursor on a turn in the chat buffer (or give its id)', vim.log.levels.WARN)

@@ -153,7 +153,7 @@ async function integration(tmp, base, browser) {
   const ws = makeWorkspace(tmp, "ws-integration", { "orion.apiBase": model.url, "orion.databasePath": databasePath });
   fs.writeFileSync(
     path.join(RESULTS, "integration-env.json"),
-    JSON.stringify({ workspace: ws, databasePath, garbageDb, requestsFile: model.requestsFile, apiKey: "sk-orion-test-key" }),
+    JSON.stringify({ workspace: ws, databasePath, garbageDb, requestsFile: model.requestsFile, apiKey: "sk-orion-test-key", python: PYTHON }),
   );
   // In the browser these are URIs of the remote (code-server) side.
   const remote = (p) => `vscode-remote://${new URL(base).host}${p}`;
@@ -206,13 +206,14 @@ function sameHistoryAsCli(ws, databasePath) {
 
 async function ui(tmp, base, browser) {
   const model = await startModel(tmp, "ui", UI_SCRIPT);
-  const ws = makeWorkspace(tmp, "ws-ui", { "orion.apiBase": model.url, "orion.databasePath": path.join(tmp, "ui.db") });
+  const uiDb = path.join(tmp, "ui.db");
+  const ws = makeWorkspace(tmp, "ws-ui", { "orion.apiBase": model.url, "orion.databasePath": uiDb });
   const garbageDb = path.join(tmp, "ui-not-a-database.db");
   fs.writeFileSync(garbageDb, GARBAGE);
   const broken = makeWorkspace(tmp, "ws-broken-db", { "orion.apiBase": model.url, "orion.databasePath": garbageDb });
   const page = await browser.newPage();
   try {
-    await runUi({ page, base, ws, broken, garbageDb, images: process.env.ORION_SCREENSHOTS_DIR || path.join(tmp, "screenshots"), log, debugDir: tmp });
+    await runUi({ page, base, ws, broken, garbageDb, db: uiDb, python: PYTHON, images: process.env.ORION_SCREENSHOTS_DIR || path.join(tmp, "screenshots"), log, debugDir: tmp });
     log("ok   UI smoke test");
     return 0;
   } catch (err) {

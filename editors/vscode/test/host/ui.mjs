@@ -2,6 +2,7 @@
 // would through Chromium: set the API key, ask in the Orion Chat view and watch
 // the answer stream in, apply a code action's edit, and see a storage error.
 // Captures screenshots (into a temp dir; ORION_SCREENSHOTS_DIR=docs/images refreshes the docs' ones).
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -51,7 +52,15 @@ async function step(name, ctx, failures, fn) {
   }
 }
 
-export async function runUi({ page, base, ws, broken, garbageDb, images, log, debugDir }) {
+/** The `user_rating` rows of the database, read as another process would. */
+function ratings(python, db) {
+  const code = "import json,sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(json.dumps(c.execute(\"SELECT turn_id, label, source FROM scores WHERE name='user_rating'\").fetchall()))";
+  const r = spawnSync(python, ["-c", code, db], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`reading ${db}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+export async function runUi({ page, base, ws, broken, garbageDb, db, python, images, log, debugDir }) {
   const ctx = { page, log, debugDir };
   fs.mkdirSync(images, { recursive: true });
   const failures = [];
@@ -84,6 +93,24 @@ export async function runUi({ page, base, ws, broken, garbageDb, images, log, de
     }
     await frame.locator(".item.user", { hasText: "What does a.py do?" }).waitFor();
     await shot("chat");
+  });
+
+  await step("rate the answer with its thumbs-up button and see the row", ctx, failures, async () => {
+    const answer = chatFrame(page).locator(".item.assistant.status-completed").last();
+    await answer.locator("button.rate-up").click();
+    await answer.locator('button.rate-up[aria-pressed="true"]').waitFor({ timeout: 15000 });
+    let rows = [];
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      rows = ratings(python, db);
+      if (!rows.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (rows.length !== 1 || rows[0][1] !== "up" || rows[0][2] !== "human") throw new Error(`rows: ${JSON.stringify(rows)}`);
+    // A second click of the other button replaces the rating: still one row.
+    await answer.locator("button.rate-down").click();
+    await answer.locator('button.rate-down[aria-pressed="true"]').waitFor({ timeout: 15000 });
+    rows = ratings(python, db);
+    if (rows.length !== 1 || rows[0][1] !== "down") throw new Error(`after the second click: ${JSON.stringify(rows)}`);
+    await shot("rating");
   });
 
   await step("apply the edit of a server code action", ctx, failures, async () => {

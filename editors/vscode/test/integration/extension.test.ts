@@ -7,6 +7,7 @@
  * The model script's replies are consumed in order, so the tests run in order.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
@@ -20,6 +21,7 @@ interface Env {
   garbageDb: string;
   requestsFile: string;
   apiKey: string;
+  python: string;
 }
 
 const env: Env = JSON.parse(
@@ -38,6 +40,16 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, ms =
 
 const modelRequests = (): number =>
   fs.existsSync(env.requestsFile) ? fs.readFileSync(env.requestsFile, "utf8").split("\n").filter(Boolean).length : 0;
+
+/** Rows of the server's database, read by another process (as `orion` would). */
+const dbRows = (sql: string): unknown[][] =>
+  JSON.parse(
+    execFileSync(
+      env.python,
+      ["-c", "import json,sqlite3,sys; print(json.dumps(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall()))", env.databasePath, sql],
+      { encoding: "utf8" },
+    ),
+  );
 
 const lastAssistant = (api: OrionApi): ChatItem => {
   const items = api.chat.current.items.filter((i) => i.role === "assistant");
@@ -123,6 +135,20 @@ describe("Orion extension", function () {
       ],
     );
     assert.equal(a.content, "a.py defines add(a, b).");
+  });
+
+  it("rates an answer: one user_rating row per turn, the second rating replaces the first", async function () {
+    this.timeout(30000);
+    const a = lastAssistant(api);
+    assert.ok(a.turnId);
+    assert.deepEqual(await api.chat.rate(a.turnId, "up"), {});
+    assert.equal(lastAssistant(api).rating, "up");
+    assert.deepEqual(await api.chat.rate(a.turnId, "down", "wrong function 🚀"), {});
+    assert.deepEqual(dbRows("SELECT turn_id, label, source, explanation FROM scores WHERE name = 'user_rating'"), [
+      [a.turnId, "down", "human", "wrong function 🚀"],
+    ]);
+    const unknown = await api.chat.rate("no-such-turn", "up");
+    assert.match(unknown.error ?? "", /unknown turn/);
   });
 
   it("shows the turn's $/progress in the status bar and cancels the running turn", async function () {

@@ -4,11 +4,12 @@ import { DEFAULTS, readSettings, serverCommand, serverEnv, toServerOptions } fro
 
 const config = (values: Record<string, unknown>) => ({ get: <T>(k: string) => values[k] as T | undefined });
 
-test("initializationOptions carry the contract's keys and drop empty strings", () => {
+test("initializationOptions carry the server's setting keys and drop empty strings", () => {
   const s = readSettings(
     config({ model: "openai/scripted", apiBase: "  ", criticModel: "", databasePath: "/tmp/o.db", historyLimit: 5 }),
   );
   assert.deepEqual(toServerOptions(s), {
+    workspaceTrusted: false,
     model: "openai/scripted",
     databasePath: "/tmp/o.db",
     historyLimit: 5,
@@ -58,4 +59,10 @@ test("the API key goes to the environment only", () => {
 test("an exported ORION_API_KEY survives when no secret is stored", () => {
   assert.equal(serverEnv({ ORION_API_KEY: "from-shell" }, undefined).ORION_API_KEY, "from-shell");
   assert.equal(serverEnv({ ORION_API_KEY: "from-shell" }, "stored").ORION_API_KEY, "stored");
+});
+
+test("Workspace Trust goes to the server; untrusted unless VS Code says trusted", () => {
+  const s = readSettings(config({}));
+  assert.equal(toServerOptions(s).workspaceTrusted, false);
+  assert.equal(toServerOptions(s, true).workspaceTrusted, true);
 });

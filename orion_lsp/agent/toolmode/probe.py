@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
-from .litellm_setup import completion_kwargs, import_litellm
+from ..litellm_setup import completion_kwargs, import_litellm
+from . import NATIVE, TEXT
 from .textcalls import parse_text_tool_calls
-from .toolmode import NATIVE, TEXT
 
 _PING = {
     "type": "function",

@@ -27,13 +27,15 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
+# What close_at_eof hands back unchanged: an object or an array being parsed.
+_Container = TypeVar("_Container", dict[str, Any], list[Any])
+
 __all__ = [
     "ParsedCall",
-    "TEXT_TOOL_INSTRUCTIONS",
     "parse_text_tool_calls",
     "text_tool_instructions",
 ]
@@ -90,10 +92,6 @@ def text_tool_instructions(tool_specs: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# The brief's spelling; both names are the same function.
-TEXT_TOOL_INSTRUCTIONS = text_tool_instructions
-
-
 def _type_name(schema: Any) -> str:
     if not isinstance(schema, Mapping):
         return "any"
@@ -135,7 +133,7 @@ def parse_text_tool_calls(
     try:
         known = set(known_tools) if known_tools is not None else None
         return _parse(text, known)
-    except Exception:  # the contract is "never raises": keep the reply as text
+    except Exception:  # this function never raises: keep the reply as text
         log.exception("text tool-call parser failed; treating reply as plain text")
         return text.strip(), []
 
@@ -385,7 +383,7 @@ class _Reader:
             if not self.eof() and self.s[self.i] not in ",}":
                 raise self.fail("',' or '}' expected")
 
-    def close_at_eof(self, value: Any) -> Any:
+    def close_at_eof(self, value: _Container) -> _Container:
         # Close an unclosed object/array only when the text ends right after a
         # complete string, object or array: a reply cut inside a number, after
         # a comma or after an opening brace may have lost data, so it fails.

@@ -1,4 +1,4 @@
-"""Context-window discovery and fitting a prompt into it, so nothing is truncated silently.
+"""Context-window discovery: how many tokens the model can take, asked once.
 
 Local servers do not tell a client its window unless asked, and Ollama cuts
 an over-long prompt without an error unless `num_ctx` is sent per request.
@@ -17,43 +17,30 @@ an over-long prompt without an error unless `num_ctx` is sent per request.
   measured on 0.3.36; a window that large cannot be served on a CPU anyway).
 - `litellm.get_model_info` (bundled cost map, no network) for hosted models.
 
-`fit_messages` then drops the oldest history (whole exchanges) until the
-prompt fits, never the system prompt nor the current user message and what
-follows it, and reports what it dropped; the caller shrinks the repo map if
-that was not enough (`FitReport.over_by`).
+`WindowFinder` caches the answer per (model, base URL); `fit.py` then fits
+each request into the window.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from ..model_cache import ModelInfoCache
+from ..providers import OLLAMA_DEFAULT_BASE, is_ollama
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "FitReport",
+    "WindowFinder",
     "WindowInfo",
     "context_window",
     "context_window_info",
-    "estimate_tokens",
-    "fit_messages",
-    "is_ollama",
-    "message_tokens",
     "ollama_extra_params",
 ]
 
-OLLAMA_DEFAULT_BASE = "http://localhost:11434"
-# Measured: SmolLM2's tokenizer gives 3.4 characters per token on our Python
-# sources and docs; chars/4 would under-count by ~15% and overflow. 3.0 errs
-# on the side of dropping a little early rather than being cut by the server.
-CHARS_PER_TOKEN = 3.0
-# Chat templates add role markers around every message.
-MESSAGE_OVERHEAD_TOKENS = 6
 _PROBE_TOKENS = 1_000_000
 _CTX_ERROR_RE = re.compile(
     r"(?:maximum context length is|context window of|n_ctx\D{0,5})\s*(\d{3,8})", re.I
@@ -64,10 +51,6 @@ _CTX_ERROR_RE = re.compile(
 class WindowInfo:
     tokens: int
     source: str  # e.g. "ollama /api/show num_ctx", "llama.cpp /props", "litellm model info"
-
-
-def is_ollama(model: str) -> bool:
-    return model.startswith(("ollama/", "ollama_chat/"))
 
 
 def ollama_extra_params(model: str, window: int | None) -> dict[str, Any]:
@@ -227,7 +210,7 @@ async def _llama_cpp_python_probe(client: Any, alias: str, root: str) -> WindowI
 
 def _litellm_info(model: str) -> WindowInfo | None:
     try:
-        from .litellm_setup import import_litellm
+        from ..litellm_setup import import_litellm
 
         info = import_litellm().get_model_info(model)
     except Exception:  # not in litellm's map: unknown, not an error
@@ -236,116 +219,24 @@ def _litellm_info(model: str) -> WindowInfo | None:
     return WindowInfo(n, "litellm model info") if n else None
 
 
-# --- fitting ----------------------------------------------------------------
+CACHE_KEY = "contextWindow"
+UNKNOWN = "unknown"
 
 
-def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+class WindowFinder:
+    """The window of a (model, base URL), discovered once and cached."""
 
+    def __init__(self, cache: ModelInfoCache) -> None:
+        self._cache = cache
 
-def message_tokens(message: dict[str, Any], count: Callable[[str], int] = estimate_tokens) -> int:
-    """Estimated tokens of one chat message: content, tool calls, role markers."""
-    content = message.get("content")
-    if isinstance(content, list):  # multi-part content
-        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    n = MESSAGE_OVERHEAD_TOKENS + count(str(content or ""))
-    for call in message.get("tool_calls") or []:
-        fn = call.get("function", {}) if isinstance(call, dict) else {}
-        n += count(str(fn.get("name", "")) + str(fn.get("arguments", "")))
-    return n
-
-
-@dataclass
-class FitReport:
-    """What `fit_messages` did; `to_trace()` goes into the `llm_call` event."""
-
-    window: int
-    reserve_for_reply: int
-    budget: int
-    tokens_before: int
-    tokens_after: int
-    dropped_messages: int = 0
-    dropped_tokens: int = 0
-    # Indexes (in the input list) of the dropped messages, oldest first.
-    dropped_indexes: list[int] = field(default_factory=list)
-
-    @property
-    def over_by(self) -> int:
-        """Tokens still over budget after dropping all history (shrink the map)."""
-        return max(0, self.tokens_after - self.budget)
-
-    @property
-    def dropped(self) -> bool:
-        return self.dropped_messages > 0
-
-    def to_trace(self) -> dict[str, Any]:
-        return {
-            "window": self.window,
-            "budget": self.budget,
-            "tokensBefore": self.tokens_before,
-            "tokensAfter": self.tokens_after,
-            "droppedMessages": self.dropped_messages,
-            "droppedTokens": self.dropped_tokens,
-            "overBy": self.over_by,
-        }
-
-    def summary(self) -> str:
-        """One line for the user, e.g. in the answer or `orion/toolEvent`."""
-        parts = []
-        if self.dropped:
-            parts.append(
-                f"dropped the {self.dropped_messages} oldest history messages "
-                f"(~{self.dropped_tokens} tokens) to fit the {self.window}-token window"
-            )
-        if self.over_by:
-            parts.append(f"still ~{self.over_by} tokens over the window")
-        return "; ".join(parts)
-
-
-def fit_messages(
-    messages: Sequence[dict[str, Any]],
-    window: int,
-    reserve_for_reply: int,
-    *,
-    count: Callable[[str], int] = estimate_tokens,
-) -> tuple[list[dict[str, Any]], FitReport]:
-    """Drop the oldest history until `messages` fit `window - reserve_for_reply`.
-
-    Protected: the leading system message(s), and the last user message with
-    everything after it (the current turn, with its tool calls and results).
-    History is dropped a whole exchange at a time (a user message and the
-    replies and tool messages up to the next user message), so no tool result
-    is left without its call. The input list is not modified.
-    """
-    msgs = list(messages)
-    budget = max(0, window - reserve_for_reply)
-    sizes = [message_tokens(m, count) for m in msgs]
-    total = sum(sizes)
-    report = FitReport(window, reserve_for_reply, budget, total, total)
-    if total <= budget:
-        return msgs, report
-    head = 0
-    while head < len(msgs) and msgs[head].get("role") == "system":
-        head += 1
-    users = [i for i, m in enumerate(msgs) if m.get("role") == "user" and i >= head]
-    current = users[-1] if users else len(msgs)
-    # Exchanges in the history [head, current): each starts at a user message
-    # (or at `head` for leading non-user messages).
-    starts = sorted({head, *(i for i in users if i < current)})
-    exchanges = [(s, e) for s, e in zip(starts, [*starts[1:], current], strict=True) if s < e]
-    dropped: list[int] = []
-    for start, end in exchanges:
-        if total <= budget:
-            break
-        for i in range(start, end):
-            dropped.append(i)
-            total -= sizes[i]
-            report.dropped_tokens += sizes[i]
-    report.dropped_messages = len(dropped)
-    report.dropped_indexes = dropped
-    report.tokens_after = total
-    gone = set(dropped)
-    kept = [m for i, m in enumerate(msgs) if i not in gone]
-    if dropped:
-        log.info("context fit: %s", json.dumps(report.to_trace()))
-    return kept, report
+    async def window(self, model: str, api_base: str | None, api_key: str | None) -> int | None:
+        cached = await self._cache.get(model, api_base, CACHE_KEY)
+        if cached is not None:
+            return int(cached) if cached.isdigit() else None
+        try:
+            tokens = await context_window(model, api_base, api_key=api_key)
+        except Exception as exc:  # discovery is best effort; the fit then does nothing
+            log.info("context window discovery failed for %s: %s", model, exc)
+            return None
+        await self._cache.set(model, api_base, CACHE_KEY, tokens if tokens else UNKNOWN)
+        return tokens
