@@ -32,12 +32,7 @@ from acp import helpers
 from acp.schema import PermissionOption, ToolCallLocation, ToolCallUpdate
 
 from ..agent.guard import sensitive_reason
-from ..agent.tools.base import FileEdit, OpenDocument, Tool, ToolContext, ToolResult
-
-try:  # the editor-failure exception (agent/tools/base.py) on current main
-    from ..agent.tools.base import EditFailed
-except ImportError:  # pragma: no cover - before it landed
-    EditFailed = RuntimeError  # type: ignore[misc,assignment]
+from ..agent.tools.base import EditFailed, FileEdit, OpenDocument, Tool, ToolContext, ToolResult
 from ..agent.tools.disk_applier import DiskEditApplier
 from ..agent.tools.paths import PathRefused, resolve_in_workspace
 
