@@ -59,7 +59,15 @@ def argv_for(verb: str, tmp: Path) -> list[str]:
     if verb == "forget":
         return [verb, "--project-id", "p-imports", "--thread", "no-such-thread"]
     if verb == "rewind":
-        return [verb, "--project-id", "p-imports", "--turn", "no-such-turn", "--workspace", str(tmp)]
+        return [
+            verb,
+            "--project-id",
+            "p-imports",
+            "--turn",
+            "no-such-turn",
+            "--workspace",
+            str(tmp),
+        ]
     if verb == "export":
         return [verb, "sft", "--project-id", "p-imports", "--out", str(tmp / "export")]
     return [verb, "--project-id", "p-imports"]
