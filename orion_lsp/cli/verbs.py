@@ -39,12 +39,19 @@ VERBS: dict[str, Verb] = {
     "rate": Verb(needs_agent=False),
     "export": Verb(needs_agent=False),
     "replay": Verb(needs_agent=False),
+    # Threads and rewind: the ledger and, for rewind, the workspace's files.
+    "threads": Verb(needs_agent=False),
+    "forget": Verb(needs_agent=False),
+    "rewind": Verb(needs_agent=False),
     # The doctor loads what the agent would (litellm for the model check, every
     # tree-sitter grammar) and opens the database itself.
     "doctor": Verb(needs_agent=True, needs_db=False),
     "project-id": Verb(needs_agent=False, needs_db=False),
     # Its own parser (orion_lsp.context.cli): tree-sitter, no model.
     "repomap": Verb(needs_agent=False, needs_grammars=True),
+    # A server like orion-lsp: it runs turns, and warms litellm itself after
+    # starting (orion_lsp/acp/main.py), so `initialize` is answered first.
+    "acp": Verb(needs_agent=True, needs_db=False),
 }
 UNDECLARED = Verb(needs_agent=True)
 
