@@ -16,6 +16,7 @@ from pathlib import Path
 from orion_lsp.project import derive_project_id
 from orion_lsp.storage.threads import thread_title
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
+from tests import editor_text
 from tests.lsp.harness import start_session
 
 from .conftest import Starter, server_env
@@ -107,8 +108,8 @@ async def test_rewind_of_an_open_buffer_larger_than_1_mb(
         result = await s.command("orion.rewind", {"turnId": turn["turnId"]})
         assert result["restored"] == [{"path": "big.py", "applied": True}]
         (restore,) = s.apply_edits[before:]
-        (change,) = restore.edit.document_changes
-        assert len(change.edits) == 1 and len(change.edits[0].new_text) < 100  # only the span
+        ((_uri, edits),) = editor_text.text_edits(restore.edit).items()
+        assert len(edits) == 1 and len(edits[0].new_text) < 100  # only the span
         assert s.buffers[uri][0] == text
     finally:
         await s.client.shutdown_session()
