@@ -181,11 +181,20 @@ class OrionLanguageServer(LanguageServer):
             # Shown once; every command that needs storage answers the same text.
             self.show_error(self._pending_start_error)
         self.spawn(self._warm_model_client())
-        await self.refresh_configuration()
-        # The agent half (repo map, tools, orchestrator) is built now, after the
-        # initialize response, so start-up stays close to a bare pygls server.
-        await self.services.build_agent()
-        await self.indexer.start(self.projects.projects)
+        # In the background, so `shutdown` in the first second cancels it
+        # instead of closing the database under a half-built agent.
+        self.spawn(self._after_initialized())
+
+    async def _after_initialized(self) -> None:
+        try:
+            await self.refresh_configuration()
+            # The agent half (repo map, tools, orchestrator) is built now, after the
+            # initialize response, so start-up stays close to a bare pygls server.
+            await self.services.build_agent()
+            await self.indexer.start(self.projects.projects)
+        except Exception:
+            # A turn builds what is missing itself, and shows what fails then.
+            log.exception("start-up after initialized failed")
 
     async def refresh_configuration(self) -> None:
         caps = self.client_capabilities.workspace
