@@ -21,6 +21,7 @@ from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
 from ..config import Settings, SettingsError, load_settings
+from ..processes import pid_alive
 from ..project import Project, ProjectSet, project_for, uri_to_path
 from ..redact import Redactor
 from ..services import Services, open_services
@@ -297,23 +298,13 @@ class OrionLanguageServer(LanguageServer):
         """The editor died without closing our stdin: exit rather than linger."""
         while True:
             await asyncio.sleep(PARENT_POLL_SECONDS)
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 log.warning("parent process %d is gone; exiting", pid)
                 os._exit(0)
 
 
 async def _advertised_only(*args: Any) -> None:
     raise OrionRpcError(-32603, "command dispatch bypassed OrionProtocol")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _keep_db(new: Settings, old: Settings) -> Settings:
