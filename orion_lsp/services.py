@@ -15,18 +15,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from .config import Settings
 from .redact import Redactor
-from .storage import ChatStore, Database, HistoryLoader, ScoreStore, StorageError, TraceStore
+from .storage import (
+    ChatStore,
+    CheckpointStore,
+    Database,
+    HistoryLoader,
+    ScoreStore,
+    StorageError,
+    ThreadStore,
+    TraceStore,
+)
 
 if TYPE_CHECKING:
     from .agent.model import Model
     from .agent.orchestrator import ToolOrchestrator
     from .agent.protocols import ContextProvider, TurnEndCheck
-    from .agent.tools.base import Tool
+    from .agent.tools.base import EditApplier, Tool
+    from .agent.turn import TurnRequest
+    from .checkpoints.rewind import Rewinder
     from .evals.runner import Evaluations
     from .telemetry.exporter import Telemetry
 
@@ -42,6 +54,8 @@ class Services:
     chats: ChatStore | None = None
     traces: TraceStore | None = None
     history: HistoryLoader | None = None
+    threads: ThreadStore | None = None
+    checkpoints: CheckpointStore | None = None
     scores: ScoreStore | None = None
     telemetry: Telemetry | None = None
     orchestrator: ToolOrchestrator | None = None
@@ -59,6 +73,18 @@ class Services:
         if self.db is None:
             raise StorageError(self.settings.database_path, "the database is not open")
         return self.db
+
+    def require_threads(self) -> ThreadStore:
+        self.require_db()
+        assert self.threads is not None
+        return self.threads
+
+    def rewinder(self) -> Rewinder:
+        from .checkpoints.rewind import Rewinder
+
+        self.require_db()
+        assert self.checkpoints is not None
+        return Rewinder(self.checkpoints, self.scores)
 
     def evaluations(self) -> Evaluations:
         """The evaluators' service (scores), over the open ledger."""
@@ -145,6 +171,8 @@ async def open_services(
     services.chats = ChatStore(db)
     services.traces = TraceStore(db)
     services.history = HistoryLoader(db)
+    services.threads = ThreadStore(db)
+    services.checkpoints = CheckpointStore(db)
     services.scores = ScoreStore(db)
     services.telemetry = _telemetry(settings, redactor, services.traces, services.scores)
     if eager:
@@ -173,6 +201,7 @@ async def _build_agent(services: Services) -> None:
             services.context = RepoContext(None)
     services.tools = _tools(services.context) + services.extra_tools
     assert services.chats and services.traces and services.history
+    assert services.threads and services.checkpoints
     services.orchestrator = ToolOrchestrator(
         settings=lambda: services.settings,
         model_factory=lambda s: make_model(s, services.redactor),
@@ -180,6 +209,8 @@ async def _build_agent(services: Services) -> None:
         chats=services.chats,
         traces=services.traces,
         history=services.history,
+        threads=services.threads,
+        record_edits=_checkpointing(services.checkpoints),
         redactor=services.redactor,
         context=services.context,
         model_cache=ModelInfoCache(services.cache_db),
@@ -231,3 +262,15 @@ def _claim_check(context: ContextProvider | None) -> TurnEndCheck:
     from .agent.claims import ClaimCheck
 
     return ClaimCheck(context.index_for if context is not None else None)
+
+
+def _checkpointing(
+    checkpoints: CheckpointStore,
+) -> Callable[[EditApplier, TurnRequest], EditApplier]:
+    """Every edit of a turn is checkpointed before it is applied (rewind)."""
+    from .checkpoints.recorder import CheckpointingApplier
+
+    def wrap(inner: EditApplier, req: TurnRequest) -> EditApplier:
+        return CheckpointingApplier(inner, checkpoints, req.project.project_id, req.thread_id)
+
+    return wrap

@@ -5,7 +5,7 @@
 #
 # Usage:
 #   scripts/bench.sh [--quick] [NAME...]
-#     NAME: turn spawn exit telemetry storage ledger repomap repomap-quality cli ttft
+#     NAME: turn spawn exit telemetry storage ledger threads repomap repomap-quality cli ttft
 #     ttft-scripted code-actions (default: all)
 #     --quick: fewer iterations (a smoke run; figures are noisier)
 #
@@ -29,7 +29,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        turn|spawn|exit|telemetry|storage|ledger|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
+        turn|spawn|exit|telemetry|storage|ledger|threads|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
             selected+=("$arg") ;;
         *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -91,6 +91,7 @@ if [[ $quick -eq 1 ]]; then
     spawn_args=(--reps 6 --fresh 2)
     exit_args=(--reps 2)
     storage_args=(--events 2000 --rows 100000 --rounds 2)
+    threads_args=(--threads 1000 --messages 100000 --rounds 50)
     ttft_rounds=(--rounds 3)
     repomap_args=(--corpus stdlib)
     quality_args=(--n 50 --aider-sample 0)
@@ -101,6 +102,7 @@ else
     spawn_args=(--reps 20 --fresh 5)
     exit_args=(--reps 5)
     storage_args=()
+    threads_args=()
     ttft_rounds=()
     repomap_args=()
     quality_args=()
@@ -113,6 +115,7 @@ run exit "$PY" bench/bench_exit.py "${exit_args[@]}"
 run telemetry "$PY" bench/bench_telemetry.py "${telemetry_args[@]}"
 run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
 run ledger "$PY" bench/bench_ledger.py
+run threads "$PY" bench/bench_threads.py "${threads_args[@]}"
 run repomap "$PY" -m bench.repomap.bench_repomap "${repomap_args[@]}"
 # Aider's side runs only when scripts/install-aider.sh installed it (its own
 # venv under .cache/); the benchmark says so when it did not.

@@ -22,7 +22,15 @@ from typing import Any
 
 from ..config import Settings
 from ..redact import Redactor
-from ..storage import ChatMessage, ChatStore, HistoryLoader, Score, StorageError, TraceStore
+from ..storage import (
+    ChatMessage,
+    ChatStore,
+    HistoryLoader,
+    Score,
+    StorageError,
+    ThreadStore,
+    TraceStore,
+)
 from . import toolmode
 from .messages import (
     assistant_tool_message,
@@ -63,6 +71,8 @@ class ToolOrchestrator:
         chats: ChatStore,
         traces: TraceStore,
         history: HistoryLoader,
+        threads: ThreadStore,
+        record_edits: Callable[[EditApplier, TurnRequest], EditApplier],
         redactor: Redactor,
         context: ContextProvider | None = None,
         end_checks: Sequence[TurnEndCheck] = (),
@@ -75,6 +85,10 @@ class ToolOrchestrator:
         self._chats = chats
         self._traces = traces
         self._history = history
+        self._threads = threads
+        # Wraps each turn's applier so every edit is checkpointed first
+        # (orion_lsp/checkpoints, wired by the composition root).
+        self._record_edits = record_edits
         self._redact = redactor
         self._context = context
         self._end_checks = list(end_checks)
@@ -90,13 +104,23 @@ class ToolOrchestrator:
         documents: DocumentSource,
         applier: EditApplier,
     ) -> TurnOutcome:
-        """Run one turn. Raises StorageError and ModelError (after recording them)."""
+        """Run one turn. Raises StorageError and ModelError (after recording them).
+
+        The turn goes to `req.thread_id` (chosen and checked by the front end);
+        without one, to the project's latest thread, or a new one. Every edit
+        passes the checkpoint recorder first (orion_lsp/checkpoints), so the
+        turn can be rewound.
+        """
         settings = self._settings()
+        if req.thread_id is None:
+            choice = await self._threads.choose(req.project.project_id)
+            req.thread_id, req.new_thread = choice.thread_id, choice.new
+        recorder = self._record_edits(applier, req)
         turn = RunningTurn(
             req=req,
             model=self._model_factory(settings),
             ctx=ToolContext(
-                root=req.project.root, turn_id=req.turn_id, documents=documents, applier=applier
+                root=req.project.root, turn_id=req.turn_id, documents=documents, applier=recorder
             ),
             sink=sink,
             settings=settings,
@@ -118,7 +142,9 @@ class ToolOrchestrator:
         """The turn from history to its last step; returns its status or raises."""
         req, settings = turn.req, turn.settings
         await turn.sink.progress(turn.turn_id, "Loading history")
-        history = await self._history.last(req.project.project_id, settings.history_limit)
+        # Only this thread's history, never a rewound turn or an empty (failed) answer.
+        assert req.thread_id is not None
+        history = await self._history.for_model(req.thread_id, settings.history_limit)
         turn.plan = await self._plan(turn, history)
         turn.messages = build_messages(
             req, history, turn.plan.context, settings, turn.plan.extra_system
@@ -126,7 +152,9 @@ class ToolOrchestrator:
         turn.current = len(turn.messages) - 1
         await self._event(turn, "turn_start", _start_payload(turn, len(history)))
         turn.stored.add("turn_start")
-        await self._chats.add(req.project.project_id, turn.turn_id, "user", req.prompt)
+        await self._chats.add(
+            req.project.project_id, turn.turn_id, "user", req.prompt, thread_id=req.thread_id
+        )
         turn.stored.add("user")
         if self._evaluator is not None:
             await self._evaluator.turn_started(req, turn.ctx.documents)
@@ -356,7 +384,13 @@ class ToolOrchestrator:
         """Idempotent: the assistant row that pairs a stored user row, then the
         `turn_end` that pairs a stored `turn_start`; each written at most once."""
         if "user" in turn.stored and "assistant" not in turn.stored:
-            await self._chats.add(turn.req.project.project_id, turn.turn_id, "assistant", turn.text)
+            await self._chats.add(
+                turn.req.project.project_id,
+                turn.turn_id,
+                "assistant",
+                turn.text,
+                thread_id=turn.req.thread_id,
+            )
             turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
             payload = turn.end_payload(ending)
@@ -374,7 +408,12 @@ class ToolOrchestrator:
         self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
     ) -> None:
         event = await self._traces.append(
-            turn.req.project.project_id, turn.turn_id, type, payload, scores=scores
+            turn.req.project.project_id,
+            turn.turn_id,
+            type,
+            payload,
+            thread_id=turn.req.thread_id,
+            scores=scores,
         )
         turn.events.append(event)
 
@@ -384,6 +423,8 @@ def _start_payload(turn: RunningTurn, history_messages: int) -> dict[str, Any]:
     return {
         "prompt": req.prompt,
         "source": req.source,
+        "threadId": req.thread_id,
+        "root": str(req.project.root),
         "model": model.name,
         "apiBase": model.api_base,
         "activeFile": req.active_file,

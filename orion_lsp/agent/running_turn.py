@@ -114,6 +114,7 @@ class RunningTurn:
             tool_calls=self.tool_calls,
             edits=list(self.ctx.edits),
             error=ending.error,
+            thread_id=self.req.thread_id,
             extra=self.end_extra,
         )
 

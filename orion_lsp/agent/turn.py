@@ -42,6 +42,10 @@ class TurnRequest:
     # Extra instructions for this turn (a code action's task). Not stored as the user message.
     task: str | None = None
     source: str = "chat"  # chat | code_action | cli
+    # The thread the turn continues or starts (storage/threads.py `ThreadStore.choose`);
+    # None: the orchestrator picks the project's latest thread (or a new one).
+    thread_id: str | None = None
+    new_thread: bool = False  # thread_id is new: its row is written with this prompt
 
 
 @dataclass
@@ -53,6 +57,7 @@ class TurnOutcome:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    thread_id: str | None = None
     # Extra turn_end payload from turn-end checks (claims, critic verdicts).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -60,6 +65,7 @@ class TurnOutcome:
         return {
             "projectId": self.project_id,
             "turnId": self.turn_id,
+            "threadId": self.thread_id,
             "status": self.status,
             "answer": self.answer,
             "toolCalls": [{"name": c["name"], "ok": c["ok"]} for c in self.tool_calls],

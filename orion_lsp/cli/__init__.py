@@ -69,12 +69,36 @@ def build_parser() -> argparse.ArgumentParser:
     # Not required by argparse: without it, main() prints the command that works.
     chat.add_argument("--project-id")
     chat.add_argument("--workspace", default=".", help="project root (default: cwd)")
+    which = chat.add_mutually_exclusive_group()
+    which.add_argument("--thread", help="continue this thread (default: the latest one)")
+    which.add_argument("--new", action="store_true", help="start a new thread")
     chat.add_argument("prompt", nargs="?")
 
-    hist = sub.add_parser("history", help="the last messages of a project, oldest first")
+    hist = sub.add_parser("history", help="the last messages of a thread, oldest first")
     hist.add_argument("--project-id", required=True)
+    hist.add_argument("--thread", help="this thread (default: the most recently updated)")
     hist.add_argument("--limit", type=int, default=20)
+    hist.add_argument("--include-rewound", action="store_true", help="also rewound turns")
     hist.add_argument("--json", action="store_true")
+
+    th = sub.add_parser("threads", help="the threads of a project, most recently updated first")
+    th.add_argument("--project-id", required=True)
+    th.add_argument("--limit", type=int, default=50)
+    th.add_argument("--json", action="store_true")
+
+    fg = sub.add_parser("forget", help="delete a thread: its messages, traces and checkpoints")
+    fg.add_argument("--project-id", required=True)
+    fg.add_argument("--thread", required=True)
+
+    rw = sub.add_parser(
+        "rewind", help="files and conversation back to before a turn (and its thread's later turns)"
+    )
+    rw.add_argument("--project-id", required=True)
+    rw.add_argument("--turn", required=True)
+    rw.add_argument("--workspace", default=".", help="project root (default: cwd)")
+    rw.add_argument("--force", action="store_true", help="restore files changed since, too")
+    rw.add_argument("--dry-run", action="store_true", help="only say what would be restored")
+    rw.add_argument("--json", action="store_true")
 
     tr = sub.add_parser(
         "traces",
@@ -156,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "chat" and not args.project_id:
         print(chat_without_project_id(argv, args.workspace), file=sys.stderr)
         return EXIT_USAGE
-    if args.command == "history" and args.limit < 1:
+    if args.command in ("history", "threads") and args.limit < 1:
         print("orion: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     verb = verb_of(args.command)

@@ -17,7 +17,7 @@ from ..agent.turn import TurnRequest
 from ..config import SettingsError, load_settings
 from ..project import Project, real_root
 from ..services import Services, make_model, open_services
-from ..storage import StorageError
+from ..storage import StorageError, ThreadNotFound
 from . import EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE, print_json
 from .verbs import ModelWarmup, Verb
 
@@ -76,7 +76,9 @@ async def run_command(args: Any, verb: Verb, warmup: ModelWarmup | None = None) 
             from .datasets import cmd_export, cmd_replay
 
             return await (cmd_export if args.command == "export" else cmd_replay)(services, args)
-        return EXIT_USAGE
+        from . import threads
+
+        return await threads.run(services, args)
     except StorageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_STORAGE
@@ -90,12 +92,21 @@ async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = N
         print(f"orion: not a directory: {args.workspace}", file=sys.stderr)
         return EXIT_USAGE
     project = Project(args.project_id, real_root(root))
+    if args.prompt is not None and not args.prompt.strip():
+        print("orion: the prompt is empty", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        # Chosen once: an interactive session stays in one thread.
+        choice = await services.require_threads().choose(
+            project.project_id, args.thread, new=args.new
+        )
+    except ThreadNotFound as exc:
+        print(f"orion: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    thread_id = choice.thread_id
     if args.prompt is not None:
-        if not args.prompt.strip():
-            print("orion: the prompt is empty", file=sys.stderr)
-            return EXIT_USAGE
         tests = TerminalTests(services)
-        status = await _one_turn(services, project, args.prompt, tests, warmup)
+        status = await _one_turn(services, project, args.prompt, thread_id, tests, warmup)
         return await tests.finish(status)
     status = EXIT_OK
     tests = TerminalTests(services)
@@ -107,7 +118,7 @@ async def cmd_chat(services: Services, args: Any, warmup: ModelWarmup | None = N
             break
         if prompt is None or not prompt.strip():
             continue
-        status = await _one_turn(services, project, prompt, tests, warmup)
+        status = await _one_turn(services, project, prompt, thread_id, tests, warmup)
         if status == EXIT_STORAGE:
             return status
     return await tests.finish(status)
@@ -154,6 +165,7 @@ async def _one_turn(
     services: Services,
     project: Project,
     prompt: str,
+    thread_id: str,
     tests: TerminalTests,
     warmup: ModelWarmup | None = None,
 ) -> int:
@@ -161,7 +173,7 @@ async def _one_turn(
     await _index_briefly(services, project)
     if warmup is not None:
         await warmup.wait()  # the model client, imported meanwhile
-    req = TurnRequest(project=project, prompt=prompt, source="cli")
+    req = TurnRequest(project=project, prompt=prompt, source="cli", thread_id=thread_id)
     task = asyncio.create_task(
         orchestrator.run(
             req, TerminalSink(), documents=NoDocuments(), applier=DiskEditApplier(project.root)
@@ -190,7 +202,7 @@ async def _one_turn(
     for edit in outcome.edits:
         state = "applied" if edit["applied"] else "not applied"
         print(f"  edit {edit['path']}: {state}", file=sys.stderr)
-    print(f"[turn {outcome.turn_id} {outcome.status}]", file=sys.stderr)
+    print(f"[turn {outcome.turn_id} {outcome.status}, thread {thread_id}]", file=sys.stderr)
     tests.after(project, outcome.turn_id, outcome.edits)
     return EXIT_OK if outcome.status == "completed" else EXIT_FAILED
 
@@ -209,21 +221,24 @@ async def _index_briefly(services: Services, project: Project) -> None:
 
 
 async def cmd_history(services: Services, args: Any) -> int:
-    assert services.history is not None
-    messages = await services.history.last(args.project_id, args.limit)
-    if args.json:
-        print_json(
-            {
-                "projectId": args.project_id,
-                "messages": [m.to_wire() for m in messages],
-            }
+    from ..conversations import history_object
+
+    try:
+        obj = await history_object(
+            services, args.project_id, args.thread, args.limit, args.include_rewound
         )
+    except ThreadNotFound as exc:
+        print(f"orion: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print_json(obj)
         return EXIT_OK
-    if not messages:
+    if not obj["messages"]:
         print(f"(no messages for {args.project_id})", file=sys.stderr)
-    for m in messages:
-        print(f"--- {m.role} {m.created_at} turn {m.turn_id[:8]}")
-        print(m.content)
+    for m in obj["messages"]:
+        mark = " (rewound)" if m.get("rewound") else ""
+        print(f"--- {m['role']} {m['createdAt']} turn {m['turnId'][:8]}{mark}")
+        print(m["content"])
     return EXIT_OK
 
 

@@ -39,6 +39,10 @@ VERBS: dict[str, Verb] = {
     "rate": Verb(needs_agent=False),
     "export": Verb(needs_agent=False),
     "replay": Verb(needs_agent=False),
+    # Threads and rewind: the ledger and, for rewind, the workspace's files.
+    "threads": Verb(needs_agent=False),
+    "forget": Verb(needs_agent=False),
+    "rewind": Verb(needs_agent=False),
     # The doctor loads what the agent would (litellm for the model check, every
     # tree-sitter grammar) and opens the database itself.
     "doctor": Verb(needs_agent=True, needs_db=False),

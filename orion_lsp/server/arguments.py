@@ -28,17 +28,52 @@ class Range:
 
 
 @dataclass(frozen=True)
+class ThreadKeys:
+    """Which thread a turn goes to (docs/protocol.md#threads): given, new, or the latest."""
+
+    thread_id: str | None = None
+    new_thread: bool = False
+
+
+@dataclass(frozen=True)
 class ChatArgs:
     prompt: str
     uri: str | None = None
     range: Range | None = None
     detach: bool = False
+    thread: ThreadKeys = ThreadKeys()
 
 
 @dataclass(frozen=True)
 class HistoryArgs:
     uri: str | None = None
     limit: int | None = None
+    thread_id: str | None = None
+    include_rewound: bool = False
+
+
+@dataclass(frozen=True)
+class ThreadsArgs:
+    uri: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class RenameThreadArgs:
+    thread_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class DeleteThreadArgs:
+    thread_id: str
+
+
+@dataclass(frozen=True)
+class RewindArgs:
+    turn_id: str
+    force: bool = False
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,20 +149,87 @@ def parse_chat(arguments: Any) -> ChatArgs:
         raise InvalidArguments("'prompt' must be a non-empty string")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidArguments(f"'prompt' is longer than {MAX_PROMPT_CHARS} characters")
-    detach = obj.get("detach", False)
-    if not isinstance(detach, bool):
-        raise InvalidArguments("'detach' must be a boolean")
-    return ChatArgs(prompt, _opt_str(obj, "uri"), parse_range(obj.get("range")), detach)
+    detach = _bool(obj, "detach")
+    return ChatArgs(
+        prompt, _opt_str(obj, "uri"), parse_range(obj.get("range")), detach, parse_thread_keys(obj)
+    )
+
+
+def _bool(obj: dict[str, Any], key: str) -> bool:
+    value = obj.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidArguments(f"'{key}' must be a boolean")
+    return value
+
+
+def _id(obj: dict[str, Any], key: str, *, required: bool) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise InvalidArguments(f"'{key}' must be a non-empty string")
+    return value
+
+
+def _limit(obj: dict[str, Any], default: int | None) -> int | None:
+    limit = obj.get("limit")
+    if limit is None:
+        return default
+    limit = _int(limit, "limit")
+    if not 1 <= limit <= 1000:
+        raise InvalidArguments("'limit' must be between 1 and 1000")
+    return limit
+
+
+def parse_thread_keys(obj: dict[str, Any]) -> ThreadKeys:
+    """`threadId` / `newThread` of a turn command (orion.chat, orion.codeAction)."""
+    keys = ThreadKeys(_id(obj, "threadId", required=False), _bool(obj, "newThread"))
+    if keys.thread_id is not None and keys.new_thread:
+        raise InvalidArguments("give 'threadId' or 'newThread: true', not both")
+    return keys
 
 
 def parse_history(arguments: Any) -> HistoryArgs:
     obj = single_object(arguments, "orion.history", required=False)
-    limit = obj.get("limit")
-    if limit is not None:
-        limit = _int(limit, "limit")
-        if not 1 <= limit <= 1000:
-            raise InvalidArguments("'limit' must be between 1 and 1000")
-    return HistoryArgs(_opt_str(obj, "uri"), limit)
+    return HistoryArgs(
+        _opt_str(obj, "uri"),
+        _limit(obj, None),
+        _id(obj, "threadId", required=False),
+        _bool(obj, "includeRewound"),
+    )
+
+
+def parse_threads(arguments: Any) -> ThreadsArgs:
+    obj = single_object(arguments, "orion.threads", required=False)
+    return ThreadsArgs(_opt_str(obj, "uri"), _limit(obj, 50) or 50)
+
+
+def parse_rename_thread(arguments: Any) -> RenameThreadArgs:
+    obj = single_object(arguments, "orion.renameThread")
+    title = obj.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidArguments("'title' must be a non-empty string")
+    if len(title) > 1000:
+        raise InvalidArguments("'title' is longer than 1000 characters")
+    thread_id = _id(obj, "threadId", required=True)
+    assert thread_id is not None
+    return RenameThreadArgs(thread_id, title)
+
+
+def parse_delete_thread(arguments: Any) -> DeleteThreadArgs:
+    obj = single_object(arguments, "orion.deleteThread")
+    thread_id = _id(obj, "threadId", required=True)
+    assert thread_id is not None
+    return DeleteThreadArgs(thread_id)
+
+
+def parse_rewind(arguments: Any) -> RewindArgs:
+    obj = single_object(arguments, "orion.rewind")
+    turn_id = _id(obj, "turnId", required=True)
+    assert turn_id is not None
+    return RewindArgs(turn_id, _bool(obj, "force"), _bool(obj, "dryRun"))
 
 
 def parse_cancel(arguments: Any) -> CancelArgs:

@@ -27,7 +27,7 @@ from ..agent.turn import TurnRequest
 from ..context.definitions import Definition, TreeCache, find_definition, language_for_path
 from ..positions import UTF16, encoding_of
 from ..project import uri_to_path
-from .arguments import Range, parse_range, single_object
+from .arguments import Range, ThreadKeys, parse_range, parse_thread_keys, single_object
 from .documents import LineIndexedDocument
 from .errors import InvalidArguments
 
@@ -172,6 +172,7 @@ class CodeActionArgs:
     # Detached unless asked otherwise: stock clients (eglot) run a code action's
     # command synchronously and give up or freeze while the turn runs.
     detach: bool = True
+    thread: ThreadKeys = ThreadKeys()
 
 
 def parse_code_action(arguments: Any) -> CodeActionArgs:
@@ -194,7 +195,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
     detach = obj.get("detach", True)
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
-    return CodeActionArgs(action, uri, rng, diagnostic, detach)
+    return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))
 
 
 def build_request(requests: TurnRequests, args: CodeActionArgs) -> TurnRequest:

@@ -33,15 +33,24 @@ from . import code_actions
 from .arguments import (
     CancelArgs,
     ChatArgs,
+    DeleteThreadArgs,
     FeedbackArgs,
     HistoryArgs,
+    RenameThreadArgs,
+    RewindArgs,
+    ThreadsArgs,
     parse_cancel,
     parse_chat,
+    parse_delete_thread,
     parse_feedback,
     parse_history,
+    parse_rename_thread,
+    parse_rewind,
     parse_status,
+    parse_threads,
 )
 from .errors import InvalidArguments
+from .thread_commands import ThreadCommands
 from .turn_requests import TurnRequests
 
 if TYPE_CHECKING:
@@ -54,11 +63,14 @@ class CommandHandlers:
     def __init__(self, server: OrionLanguageServer, requests: TurnRequests) -> None:
         self._ls = server
         self.requests = requests
+        self.threads_ = ThreadCommands(server, requests.project)
 
     async def run(self, command: Command, arguments: Any, work_done_token: Any) -> Any:
         args = command.parse(arguments)
         if command.turn is not None:
             req = command.turn(self, args)
+            # Every turn command carries `threadId` / `newThread` (docs/protocol.md#threads).
+            await self.threads_.choose_thread(req, args.thread)
             self._ls.indexer.flush()  # the turn's repo map sees the latest buffers
             return await self._ls.turns.run(
                 req, work_done_token=work_done_token, detach=args.detach
@@ -74,16 +86,19 @@ class CommandHandlers:
         return code_actions.build_request(self.requests, args)
 
     async def history(self, args: HistoryArgs) -> dict[str, Any]:
-        project = self.requests.project(args.uri)
-        services = self._ls.services
-        services.require_db()
-        assert services.history is not None
-        limit = args.limit or services.settings.history_limit
-        messages = await services.history.last(project.project_id, limit)
-        return {
-            "projectId": project.project_id,
-            "messages": [m.to_wire() for m in messages],
-        }
+        return await self.threads_.history(args)
+
+    async def threads(self, args: ThreadsArgs) -> dict[str, Any]:
+        return await self.threads_.threads(args)
+
+    async def rename_thread(self, args: RenameThreadArgs) -> dict[str, Any]:
+        return await self.threads_.rename(args)
+
+    async def delete_thread(self, args: DeleteThreadArgs) -> dict[str, Any]:
+        return await self.threads_.delete(args)
+
+    async def rewind(self, args: RewindArgs) -> dict[str, Any]:
+        return await self.threads_.rewind(args)
 
     async def status(self, args: None) -> dict[str, Any]:
         services = self._ls.services
@@ -147,5 +162,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         code_actions.COMMAND, code_actions.parse_code_action, turn=CommandHandlers.code_action_turn
     ),
+    Command("orion.threads", parse_threads, handler=CommandHandlers.threads),
+    Command("orion.renameThread", parse_rename_thread, handler=CommandHandlers.rename_thread),
+    Command("orion.deleteThread", parse_delete_thread, handler=CommandHandlers.delete_thread),
+    Command("orion.rewind", parse_rewind, handler=CommandHandlers.rewind),
 )
 BY_NAME = {c.name: c for c in COMMANDS}

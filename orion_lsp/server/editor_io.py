@@ -131,7 +131,7 @@ class LspEditApplier:
 
     async def apply(self, edit: FileEdit, turn_id: str) -> bool:
         uri = self._documents.uri_for(edit.path)
-        caps = _workspace_edit_caps(self._server)
+        caps = workspace_edit_caps(self._server)
         sensitive = sensitive_reason(edit.rel_path)
         # Confirmation by annotation needs both documentChanges and annotations.
         by_annotation = sensitive is not None and caps.document_changes and caps.annotations
@@ -277,21 +277,26 @@ def _failed(reason: str) -> str:
 
 
 @dataclass(frozen=True)
-class _EditCaps:
+class EditCaps:
+    """What the client said it can do with a workspace edit (`workspace.workspaceEdit`)."""
+
     document_changes: bool
     annotations: bool
     create: bool  # `create` among the advertised resource operations
+    delete: bool = False  # `delete` among them (rewind removes a created file)
 
 
-def _workspace_edit_caps(server: LanguageServer) -> _EditCaps:
+def workspace_edit_caps(server: LanguageServer) -> EditCaps:
     try:
         we = server.client_capabilities.workspace.workspace_edit  # type: ignore[union-attr]
     except AttributeError:
         we = None
     if we is None:
-        return _EditCaps(document_changes=False, annotations=False, create=False)
-    return _EditCaps(
+        return EditCaps(document_changes=False, annotations=False, create=False)
+    ops = we.resource_operations or ()
+    return EditCaps(
         document_changes=bool(we.document_changes),
         annotations=we.change_annotation_support is not None,
-        create=lsp.ResourceOperationKind.Create in (we.resource_operations or ()),
+        create=lsp.ResourceOperationKind.Create in ops,
+        delete=lsp.ResourceOperationKind.Delete in ops,
     )

@@ -15,9 +15,10 @@ import logging
 from pygls.exceptions import JsonRpcException
 
 from ..agent.model import ModelError
+from ..checkpoints.rewind import NotRewindable, RewindConflict
 from ..config import SettingsError
 from ..redact import Redactor
-from ..storage import StorageError
+from ..storage import StorageError, ThreadBusy, ThreadNotFound
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,12 @@ def to_rpc_error(exc: BaseException, redactor: Redactor) -> OrionRpcError:
         return OrionRpcError(REQUEST_FAILED, redactor(str(exc)), show=True)
     if isinstance(exc, ModelError):
         return OrionRpcError(REQUEST_FAILED, redactor(str(exc)), show=True)
-    if isinstance(exc, (InvalidArguments, SettingsError)):
+    if isinstance(exc, RewindConflict):
+        # Begins "Orion rewind conflict:" and names every file (docs/protocol.md#rewind).
+        return OrionRpcError(REQUEST_FAILED, redactor(str(exc)), show=True)
+    if isinstance(exc, ThreadBusy):
+        return OrionRpcError(REQUEST_FAILED, redactor(f"Orion: {exc}"), show=True)
+    if isinstance(exc, (InvalidArguments, SettingsError, ThreadNotFound, NotRewindable)):
         return OrionRpcError(INVALID_PARAMS, redactor(f"Invalid arguments: {exc}"))
     log.error("internal error", exc_info=exc)
     return OrionRpcError(

@@ -73,7 +73,12 @@ class TurnRunner:
         if detach:
             self._detached.add(task)
             task.add_done_callback(self._detached_done)
-            return {"projectId": req.project.project_id, "turnId": req.turn_id, "status": "running"}
+            return {
+                "projectId": req.project.project_id,
+                "turnId": req.turn_id,
+                "threadId": req.thread_id,
+                "status": "running",
+            }
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -128,7 +133,7 @@ class TurnRunner:
             end = {"turnId": req.turn_id, "status": ERROR, "error": err.message}
             raise err from None
         finally:
-            sink.turn_end(end)
+            sink.turn_end({**end, "threadId": req.thread_id})
             self._end_progress(sink.progress_token, end["status"])
             self._answers.turn_ended(req.prompt, end)
 

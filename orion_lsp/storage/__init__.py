@@ -2,20 +2,29 @@
 
 `Database` (connection, migrations, the fail-loud choke point), `ChatStore` /
 `HistoryLoader` (chat_messages), `TraceStore` (trace_events), `ScoreStore` (scores), `BlobStore` (blobs:
-content-addressed text for requests and checkpoints), `thread_title`. Any failure is a
-`StorageError` whose text begins 'Orion storage error:' and names the file.
+content-addressed text for requests and checkpoints), `ThreadStore` (threads,
+and forgetting one), `CheckpointStore` (files before a turn changed them, rewind).
+Any failure is a `StorageError` whose text begins 'Orion storage error:' and names the file.
 """
 
 from __future__ import annotations
 
 from orion_lsp.storage.blobs import BlobStore
 from orion_lsp.storage.chat import ChatMessage, ChatStore, HistoryLoader
+from orion_lsp.storage.checkpoints import CheckpointStore, FileChange, TurnRef
 from orion_lsp.storage.database import Database, utc_now
 from orion_lsp.storage.errors import StorageError
 from orion_lsp.storage.faults import FailNth
 from orion_lsp.storage.migrations import LATEST_VERSION
 from orion_lsp.storage.scores import Score, ScoreStore
-from orion_lsp.storage.threads import thread_title
+from orion_lsp.storage.threads import (
+    Thread,
+    ThreadBusy,
+    ThreadChoice,
+    ThreadNotFound,
+    ThreadStore,
+    thread_title,
+)
 from orion_lsp.storage.trace import EVENT_TYPES, TraceEvent, TraceStore
 
 __all__ = [
@@ -24,14 +33,22 @@ __all__ = [
     "BlobStore",
     "ChatMessage",
     "ChatStore",
+    "CheckpointStore",
     "Database",
     "FailNth",
+    "FileChange",
     "HistoryLoader",
     "Score",
     "ScoreStore",
     "StorageError",
+    "Thread",
+    "ThreadBusy",
+    "ThreadChoice",
+    "ThreadNotFound",
+    "ThreadStore",
     "TraceEvent",
     "TraceStore",
+    "TurnRef",
     "thread_title",
     "utc_now",
 ]

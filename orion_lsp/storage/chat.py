@@ -1,20 +1,39 @@
 """Chat history: `ChatStore` writes one row per user prompt / assistant answer,
-`HistoryLoader` reads the last N of a project (`orion.history`, `orion history`,
+`HistoryLoader` reads a thread's messages (`orion.history`, `orion history`,
 and the history the orchestrator replays to the model).
+
+A user message with a thread id also writes its thread: the row is created
+with the first prompt (titled by `thread_title`) and its `updated_at` moves
+with every later prompt, in the same transaction as the message.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 import aiosqlite
 
 from orion_lsp.storage.database import Database, utc_now
+from orion_lsp.storage.threads import thread_title
 
 ROLES = ("user", "assistant")
-_COLUMNS = "id, project_id, turn_id, role, content, created_at"
+_COLUMNS = "id, project_id, turn_id, role, content, created_at, thread_id, rewound_at"
+_M_COLUMNS = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+
+# A new thread gets its title from its first prompt; a known one only moves
+# `updated_at` (and never changes project: the caller checked it, the WHERE keeps it so).
+# `updated_at` is strictly later than every other thread's of the project (by
+# a millisecond if the clock has not moved on), so "the most recently updated
+# thread" is never a tie.
+_LATEST_UPDATE_SQL = "SELECT MAX(updated_at) FROM threads WHERE project_id = ?"
+_TOUCH_THREAD_SQL = (
+    "INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at"
+    " WHERE threads.project_id = excluded.project_id"
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +44,8 @@ class ChatMessage:
     role: str
     content: str
     created_at: str  # ISO-8601 UTC with ms, 'Z'
+    thread_id: str | None = None
+    rewound_at: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ChatMessage:
@@ -35,19 +56,25 @@ class ChatMessage:
             role=row["role"],
             content=row["content"],
             created_at=row["created_at"],
+            thread_id=row["thread_id"],
+            rewound_at=row["rewound_at"],
         )
 
-    def to_wire(self) -> dict[str, str]:
+    def to_wire(self) -> dict[str, Any]:
         """The shape `orion.history` and `orion history --json` show.
 
         See docs/protocol.md#orionhistory.
         """
-        return {
+        wire: dict[str, Any] = {
             "role": self.role,
             "content": self.content,
             "turnId": self.turn_id,
             "createdAt": self.created_at,
+            "threadId": self.thread_id,
         }
+        if self.rewound_at is not None:
+            wire["rewound"] = True
+        return wire
 
 
 class ChatStore:
@@ -55,12 +82,19 @@ class ChatStore:
         self.db = db
 
     async def add(
-        self, project_id: str, turn_id: str, role: Literal["user", "assistant"], content: str
+        self,
+        project_id: str,
+        turn_id: str,
+        role: Literal["user", "assistant"],
+        content: str,
+        *,
+        thread_id: str | None = None,
     ) -> ChatMessage:
         """Store one message; it is committed when this returns.
 
-        The content passes through the database's redactor first, and the
-        returned message carries what was stored.
+        The content passes through the database's redactor first (so does a
+        new thread's title, taken from it), and the returned message carries
+        what was stored.
         """
         if role not in ROLES:
             # A programming error, not a storage failure: do not show it as one.
@@ -70,15 +104,31 @@ class ChatStore:
         created_at = utc_now()
 
         async def insert(conn: aiosqlite.Connection) -> int:
+            if thread_id is not None and role == "user":
+                rows = await conn.execute_fetchall(_LATEST_UPDATE_SQL, (project_id,))
+                updated = _after(created_at, next(iter(rows))[0])
+                await conn.execute_fetchall(
+                    _TOUCH_THREAD_SQL,
+                    (thread_id, project_id, thread_title(content), created_at, updated),
+                )
             rows = await conn.execute_fetchall(
-                "INSERT INTO chat_messages (project_id, turn_id, role, content, created_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (project_id, turn_id, role, content, created_at),
+                "INSERT INTO chat_messages"
+                " (project_id, turn_id, role, content, created_at, thread_id)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (project_id, turn_id, role, content, created_at, thread_id),
             )
             return int(next(iter(rows))[0])
 
         new_id = await self.db.write(insert)
-        return ChatMessage(new_id, project_id, turn_id, role, content, created_at)
+        return ChatMessage(new_id, project_id, turn_id, role, content, created_at, thread_id)
+
+
+def _after(now: str, latest: str | None) -> str:
+    """`now`, or one millisecond after `latest` when the clock has not passed it."""
+    if latest is None or now > latest:
+        return now
+    later = datetime.fromisoformat(latest.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    return later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HistoryLoader:
@@ -86,7 +136,7 @@ class HistoryLoader:
         self.db = db
 
     async def last(self, project_id: str, limit: int = 20) -> list[ChatMessage]:
-        """The last `limit` messages of the project, oldest first."""
+        """The last `limit` messages of the project, any thread, oldest first."""
         if limit <= 0:
             # SQLite reads a negative LIMIT as "no limit"; nobody means that.
             return []
@@ -94,5 +144,42 @@ class HistoryLoader:
             f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM chat_messages"
             " WHERE project_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
             (project_id, limit),
+        )
+        return [ChatMessage.from_row(r) for r in rows]
+
+    async def thread(
+        self, thread_id: str, limit: int = 20, *, include_rewound: bool = False
+    ) -> list[ChatMessage]:
+        """The last `limit` messages of one thread, oldest first (what the user sees).
+
+        Rewound turns are left out unless `include_rewound`.
+        """
+        if limit <= 0:
+            return []
+        rewound = "" if include_rewound else " AND rewound_at IS NULL"
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM chat_messages"
+            f" WHERE thread_id = ?{rewound} ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (thread_id, limit),
+        )
+        return [ChatMessage.from_row(r) for r in rows]
+
+    async def for_model(self, thread_id: str, limit: int = 20) -> list[ChatMessage]:
+        """The history a turn sends to the model: the thread's last `limit` messages.
+
+        Never a rewound turn, and never a turn whose answer is empty (a turn
+        that failed before saying anything): its question alone, unanswered,
+        would read to the model as a question it ignored, and some chat
+        templates refuse two user messages in a row.
+        """
+        if limit <= 0:
+            return []
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM (SELECT {_M_COLUMNS} FROM chat_messages AS m"
+            " WHERE m.thread_id = ? AND m.rewound_at IS NULL AND NOT EXISTS"
+            "  (SELECT 1 FROM chat_messages AS a WHERE a.turn_id = m.turn_id"
+            "   AND a.role = 'assistant' AND trim(a.content, ' ' || char(9, 10, 13)) = '')"
+            " ORDER BY m.id DESC LIMIT ?) ORDER BY id",
+            (thread_id, limit),
         )
         return [ChatMessage.from_row(r) for r in rows]

@@ -166,6 +166,9 @@ class Database:
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot use WAL journal mode (got {mode})")
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages:
+            # deleting a thread is how a user makes Orion forget (threads.py).
+            await conn.execute("PRAGMA secure_delete = ON")
             rows = await conn.execute_fetchall("SELECT sqlite_version()")
             self.sqlite_version = next(iter(rows))[0]
             self.schema_version = version

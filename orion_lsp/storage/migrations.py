@@ -198,6 +198,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX scores_project_name ON scores (project_id, name)",
         ),
     ),
+    Migration(
+        5,
+        "turn counts of threads",
+        (
+            # `orion.threads` counts each listed thread's turns: one entry per
+            # shown turn in this index, so the count never reads the table.
+            """CREATE INDEX chat_messages_thread_turns ON chat_messages (thread_id)
+                WHERE role = 'user' AND rewound_at IS NULL""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

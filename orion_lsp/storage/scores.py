@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,11 +108,25 @@ class ScoreStore:
         # scores); an observer must not raise, and one that does is only logged.
         self.observers: list[Callable[[Sequence[Score]], None]] = []
 
-    async def put(self, *scores: Score) -> None:
-        """Write (or replace) scores in one transaction; committed on return."""
+    async def put(
+        self,
+        *scores: Score,
+        alongside: Callable[[aiosqlite.Connection], Awaitable[None]] | None = None,
+    ) -> None:
+        """Write (or replace) scores in one transaction; committed on return.
+
+        `alongside` writes other rows in the same transaction (a rewind marks
+        its turns together with their `rewound` scores).
+        """
         if not scores:
             return
-        await self.db.write(lambda conn: upsert_scores(conn, scores, self.db.redactor))
+
+        async def write(conn: aiosqlite.Connection) -> None:
+            if alongside is not None:
+                await alongside(conn)
+            await upsert_scores(conn, scores, self.db.redactor)
+
+        await self.db.write(write)
         for observer in self.observers:
             try:
                 observer(scores)

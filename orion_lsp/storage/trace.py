@@ -39,8 +39,9 @@ _COLUMNS = "id, project_id, turn_id, seq, type, payload, created_at"
 
 # Single statement: the next seq comes from the UNIQUE (turn_id, seq) index.
 _APPEND_SQL = (
-    "INSERT INTO trace_events (project_id, turn_id, seq, type, payload, created_at, pid)"
-    " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM trace_events WHERE turn_id = ?"
+    "INSERT INTO trace_events"
+    " (project_id, turn_id, seq, type, payload, created_at, pid, thread_id)"
+    " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM trace_events WHERE turn_id = ?"
     " RETURNING id, seq"
 )
 
@@ -52,13 +53,11 @@ INTERRUPTED_NOTE = "[interrupted: the Orion server stopped before this turn fini
 async def _close_history(
     conn: aiosqlite.Connection, project_id: str, turn_id: str, now: str
 ) -> None:
-    roles = {
-        r[0]
-        for r in await conn.execute_fetchall(
-            "SELECT role FROM chat_messages WHERE turn_id = ? AND project_id = ?",
-            (turn_id, project_id),
-        )
-    }
+    rows = await conn.execute_fetchall(
+        "SELECT role, thread_id FROM chat_messages WHERE turn_id = ? AND project_id = ?",
+        (turn_id, project_id),
+    )
+    roles = {r[0]: r[1] for r in rows}
     if "user" not in roles or "assistant" in roles:
         return
     texts = []
@@ -75,9 +74,9 @@ async def _close_history(
     answer = "".join(texts)
     content = f"{answer}\n\n{INTERRUPTED_NOTE}" if answer else INTERRUPTED_NOTE
     await conn.execute_fetchall(
-        "INSERT INTO chat_messages (project_id, turn_id, role, content, created_at)"
-        " VALUES (?, ?, 'assistant', ?, ?)",
-        (project_id, turn_id, content, now),
+        "INSERT INTO chat_messages (project_id, turn_id, role, content, created_at, thread_id)"
+        " VALUES (?, ?, 'assistant', ?, ?, ?)",
+        (project_id, turn_id, content, now, roles["user"]),
     )
 
 
@@ -120,13 +119,16 @@ class TraceStore:
         type: str,
         payload: dict[str, Any],
         *,
+        thread_id: str | None = None,
         scores: Sequence[Score] = (),
     ) -> TraceEvent:
         """Append one event (seq = 1, 2, 3... within the turn); committed on return.
 
         The payload is redacted and stored as JSON; the returned event carries
-        the stored (redacted) payload. `scores` are upserted in the same
-        transaction (a turn_end and the turn's built-in scores: both or neither).
+        the stored (redacted) payload. `thread_id` files the event under its
+        thread (None: a turn in no thread, e.g. a replay sample). `scores` are
+        upserted in the same transaction (a turn_end and the turn's built-in
+        scores: both or neither).
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
@@ -137,7 +139,7 @@ class TraceStore:
             payload = {**payload, "request": packed.stored}
         text = encode_payload(payload, self.db.redactor)
         created_at = utc_now()
-        params = (project_id, turn_id, type, text, created_at, os.getpid(), turn_id)
+        params = (project_id, turn_id, type, text, created_at, os.getpid(), thread_id, turn_id)
 
         async def insert(conn: aiosqlite.Connection) -> tuple[int, int]:
             if packed is not None:
@@ -219,21 +221,30 @@ class TraceStore:
 
         async def close_open_turns(conn: aiosqlite.Connection) -> list[str]:
             rows = await conn.execute_fetchall(
-                "SELECT s.project_id, s.turn_id, s.pid FROM trace_events AS s"
+                "SELECT s.project_id, s.turn_id, s.pid, s.thread_id FROM trace_events AS s"
                 " WHERE s.type = 'turn_start' AND NOT EXISTS (SELECT 1 FROM trace_events AS e"
                 "   WHERE e.type = 'turn_end' AND e.turn_id = s.turn_id)"
                 " ORDER BY s.id"
             )
             closed: list[str] = []
             now = utc_now()
-            for project_id, turn_id, pid in rows:
+            for project_id, turn_id, pid, thread_id in rows:
                 if pid_alive(pid):
                     continue
                 # execute_fetchall consumes the RETURNING row: an unread
                 # statement would make the COMMIT fail with SQLITE_BUSY.
                 await conn.execute_fetchall(
                     _APPEND_SQL,
-                    (project_id, turn_id, "turn_end", payload, now, os.getpid(), turn_id),
+                    (
+                        project_id,
+                        turn_id,
+                        "turn_end",
+                        payload,
+                        now,
+                        os.getpid(),
+                        thread_id,
+                        turn_id,
+                    ),
                 )
                 await _close_history(conn, project_id, turn_id, now)
                 closed.append(turn_id)
@@ -243,3 +254,18 @@ class TraceStore:
         if closed:
             log.warning("marked %d interrupted turn(s): %s", len(closed), ", ".join(closed))
         return closed
+
+
+async def live_open_turns(db: Database, thread_id: str) -> list[str]:
+    """Turns of the thread that started, have not ended, and whose process lives.
+
+    Deleting or rewinding a thread under a running turn would race its writes.
+    """
+    rows = await db.fetchall(
+        "SELECT s.turn_id, s.pid FROM trace_events AS s"
+        " WHERE s.thread_id = ? AND s.type = 'turn_start' AND NOT EXISTS"
+        " (SELECT 1 FROM trace_events AS e WHERE e.type = 'turn_end' AND e.turn_id = s.turn_id)"
+        " ORDER BY s.id",
+        (thread_id,),
+    )
+    return [str(r[0]) for r in rows if pid_alive(r[1])]

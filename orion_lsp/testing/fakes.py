@@ -4,7 +4,8 @@ See docs/architecture.md#seams-are-protocols.
 
 ``MemoryDocuments`` stands in for the editor's open buffers and
 ``RecordingApplier`` for ``workspace/applyEdit``: it records every edit and
-answers with a scripted accept/refuse.
+answers with a scripted accept/refuse. ``MemoryRestoreTarget`` is a workspace
+in a dict for rewind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 
 from ..agent.tools.base import EditApplier, FileEdit, OpenDocument, ToolContext
+from ..checkpoints.rewind import Restored
 
 
 class MemoryDocuments:
@@ -84,3 +86,35 @@ class RecordingSink:
 
     async def progress(self, turn_id: str, message: str) -> None:
         self.progress_messages.append(message)
+
+
+class MemoryRestoreTarget:
+    """A workspace held in a dict, for rewind (`checkpoints.rewind.RestoreTarget`).
+
+    `files` maps relative paths to text; `refuse` names paths whose restore
+    fails (an editor that declines the edit); every restore is recorded.
+    """
+
+    def __init__(self, files: dict[str, str] | None = None) -> None:
+        self.files: dict[str, str] = dict(files or {})
+        self.refuse: set[str] = set()
+        self.restores: list[tuple[str, str | None]] = []
+        self.reads: list[str] = []
+
+    async def read(self, path: str) -> str | None:
+        self.reads.append(path)
+        return self.files.get(path)
+
+    async def restore(
+        self, path: str, content: str | None, expected: str | None, *, force: bool
+    ) -> Restored:
+        self.restores.append((path, content))
+        if path in self.refuse:
+            return Restored(path, False, "refused by the test")
+        if not force and self.files.get(path) != expected:
+            return Restored(path, False, "changed meanwhile")
+        if content is None:
+            self.files.pop(path, None)
+        else:
+            self.files[path] = content
+        return Restored(path, True)

@@ -16,6 +16,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import LanguageClient, make_test_lsp_client
 
+from orion_lsp.project import uri_to_path
 from orion_lsp.testing import ScriptedModelServer
 from tests import editor_text
 
@@ -94,8 +95,11 @@ class Session:
             if doc is not None and doc.version is not None and doc.uri in self.buffers:
                 if self.buffers[doc.uri][1] != doc.version:
                     return f"version {doc.version} of {doc.uri} is stale"
-        for uri, edits in editor_text.text_edits(edit).items():
-            if uri not in self.buffers:
+        for change in edit.document_changes or []:
+            self._resource_operation(change)
+        for spelled, edits in editor_text.text_edits(edit).items():
+            uri = self._buffer_uri(spelled)
+            if uri is None:
                 continue
             text, version = self.buffers[uri]
             changes = []
@@ -113,6 +117,39 @@ class Session:
                 )
             )
         return None
+
+    def _buffer_uri(self, uri: str) -> str | None:
+        """The open buffer's URI for `uri`, however it is spelled (%-escapes): editors compare paths."""
+        if uri in self.buffers:
+            return uri
+        path = uri_to_path(uri)
+        return next((u for u in self.buffers if uri_to_path(u) == path), None)
+
+    def _resource_operation(self, change: Any) -> None:
+        """CreateFile / DeleteFile as VS Code does them: on disk at once, with the buffer."""
+        if isinstance(change, lsp.CreateFile):
+            path = uri_to_path(change.uri)
+            assert path is not None
+            if path.exists() and change.options and change.options.ignore_if_exists:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"")
+            self.buffers[change.uri] = ("", 1)
+            self.client.text_document_did_open(
+                lsp.DidOpenTextDocumentParams(
+                    lsp.TextDocumentItem(uri=change.uri, language_id="python", version=1, text="")
+                )
+            )
+        elif isinstance(change, lsp.DeleteFile):
+            path = uri_to_path(change.uri)
+            assert path is not None
+            path.unlink(missing_ok=bool(change.options and change.options.ignore_if_not_exists))
+            uri = self._buffer_uri(change.uri)
+            if uri is not None:
+                del self.buffers[uri]
+                self.client.text_document_did_close(
+                    lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri))
+                )
 
 
 def make_workspace(root: Path) -> Path:

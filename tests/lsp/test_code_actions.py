@@ -98,7 +98,12 @@ async def run_detached(s: Session, command: dict[str, Any]) -> dict[str, Any]:
     """Run a listed action's command as a stock client does (its arguments as
     given): it answers `running` at once; the turn's `orion/turnEnd` is the result."""
     started = await s.command(command["command"], *command["arguments"])
-    assert started["status"] == "running" and set(started) == {"projectId", "turnId", "status"}
+    assert started["status"] == "running" and set(started) == {
+        "projectId",
+        "turnId",
+        "threadId",
+        "status",
+    }
     return await s.wait_turn_end(started["turnId"], timeout=60)
 
 

@@ -67,6 +67,19 @@
       e.textContent = item.error;
       el.appendChild(e);
     }
+    if (item.rewind) el.appendChild(rewindButton(item.rewind));
+  }
+
+  // A turn that changed files can be rewound (the extension asks first,
+  // naming every file); the tooltip names this turn's files.
+  function rewindButton(rewind) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "rewind";
+    b.textContent = "↶ Rewind";
+    b.title = `Restore ${rewind.files.join(", ")} to before this turn, and leave this and later turns out of the conversation`;
+    b.addEventListener("click", () => vscode.postMessage({ type: "rewind", turnId: rewind.turnId }));
+    return b;
   }
 
   // Thumbs up / down under each finished answer: orion.feedback for its turn.

@@ -9,7 +9,17 @@
  */
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, type LanguageClient, ResponseError } from "vscode-languageclient/node";
-import { type ChatAction, type ChatItem, type ChatState, EMPTY, changedItems, reduce, toolLineText } from "./chatModel";
+import {
+  type ChatAction,
+  type ChatItem,
+  type ChatState,
+  EMPTY,
+  type HistoryMessage,
+  canRewind,
+  changedItems,
+  reduce,
+  toolLineText,
+} from "./chatModel";
 import { type FeedbackAction, type Rating, type ScoreLine, canRate, isFeedbackAction, reduceFeedback, scoreText } from "./feedbackModel";
 import { renderMarkdown } from "./markdown";
 
@@ -27,11 +37,14 @@ export interface RenderedItem {
   rating?: Rating;
   /** e.g. "tests: pass (before: fail)" once the background test run reported. */
   scoreText?: string;
+  /** Set when the turn changed files: the rewind button's tooltip names them. */
+  rewind?: { turnId: string; files: string[] };
 }
 
 export interface ChatResult {
   projectId?: string;
   turnId?: string;
+  threadId?: string;
   status: string;
   answer?: string;
   toolCalls?: { name: string; ok: boolean }[];
@@ -57,6 +70,7 @@ function render(item: ChatItem): RenderedItem {
     canRate: canRate(item),
     rating: item.rating,
     scoreText: scoreText(item.scores),
+    ...(canRewind(item) ? { rewind: { turnId: item.turnId!, files: item.changedFiles! } } : {}),
   };
 }
 
@@ -69,6 +83,11 @@ export class ChatController implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<{ state: ChatState; items: ChatItem[] }>();
   /** Fires after every action with the items that changed. */
   readonly onDidChange = this.changed.event;
+  private readonly threadChanged = new vscode.EventEmitter<string | undefined>();
+  /** Fires with the new thread id when the view shows another thread (undefined: a new chat). */
+  readonly onDidChangeThread = this.threadChanged.event;
+  /** "New chat" was chosen: the next turn starts a thread (`newThread: true`). */
+  private newChat = false;
   progressText: string | undefined;
 
   /**
@@ -128,6 +147,37 @@ export class ChatController implements vscode.Disposable {
     this.state = isFeedbackAction(action) ? reduceFeedback(before, action) : reduce(before, action);
     const items = changedItems(before, this.state);
     this.changed.fire({ state: this.state, items });
+    if (before.threadId !== this.state.threadId) this.threadChanged.fire(this.state.threadId);
+  }
+
+  get threadId(): string | undefined {
+    return this.state.threadId;
+  }
+
+  get isNewChat(): boolean {
+    return this.newChat;
+  }
+
+  /** Empties the view; the next turn starts a new thread. */
+  startNewChat(): void {
+    this.newChat = true;
+    const had = this.state.threadId;
+    this.dispatch({ type: "thread", threadId: undefined });
+    if (had === undefined) this.threadChanged.fire(undefined); // dispatch saw no change
+
+  }
+
+  /** Shows another thread (its history) and sends the next turns to it. */
+  async showThread(threadId: string): Promise<ChatState> {
+    this.newChat = false;
+    this.dispatch({ type: "thread", threadId });
+    return this.loadHistory();
+  }
+
+  /** The thread keys every turn command carries (docs/protocol.md#threads). */
+  private threadArgs(): Record<string, unknown> {
+    if (this.newChat) return { newThread: true };
+    return this.state.threadId ? { threadId: this.state.threadId } : {};
   }
 
   private requireClient(): LanguageClient {
@@ -164,13 +214,16 @@ export class ChatController implements vscode.Disposable {
     const source = new vscode.CancellationTokenSource();
     this.inflight = source;
     try {
-      const result = await this.execute<ChatResult>(command, args, source.token);
+      const result = await this.execute<ChatResult>(command, { ...args, ...this.threadArgs() }, source.token);
+      if (result?.threadId) this.newChat = false;
       this.dispatch({
         type: "result",
         localId,
         turnId: result?.turnId,
         status: result?.status ?? "completed",
         answer: result?.answer,
+        threadId: result?.threadId,
+        edits: result?.edits,
       });
       return { result };
     } catch (err) {
@@ -212,17 +265,23 @@ export class ChatController implements vscode.Disposable {
     return this.inflight !== undefined;
   }
 
+  /** The current thread's history (the latest thread when none is chosen yet). */
   async loadHistory(wait = true): Promise<ChatState> {
+    if (this.newChat) {
+      this.dispatch({ type: "history", projectId: this.state.projectId, messages: [] });
+      return this.state;
+    }
     const folder = vscode.workspace.workspaceFolders?.[0];
     const args: Record<string, unknown> = { limit: this.historyLimit() };
     if (folder) args.uri = folder.uri.toString();
-    const r = await this.execute<{ projectId?: string; messages: { role: "user" | "assistant"; content: string; turnId?: string; createdAt?: string }[] }>(
+    if (this.state.threadId) args.threadId = this.state.threadId;
+    const r = await this.execute<{ projectId?: string; threadId?: string | null; messages: HistoryMessage[] }>(
       "orion.history",
       args,
       undefined,
       wait,
     );
-    this.dispatch({ type: "history", projectId: r?.projectId, messages: r?.messages ?? [] });
+    this.dispatch({ type: "history", projectId: r?.projectId, threadId: r?.threadId ?? undefined, messages: r?.messages ?? [] });
     return this.state;
   }
 
@@ -235,5 +294,6 @@ export class ChatController implements vscode.Disposable {
   dispose(): void {
     this.setClient(undefined);
     this.changed.dispose();
+    this.threadChanged.dispose();
   }
 }

@@ -26,6 +26,8 @@ export interface ChatItem {
   status: ItemStatus;
   tools: ToolLine[];
   error?: string;
+  /** Files the turn changed (an assistant item): what its rewind button restores. */
+  changedFiles?: string[];
   /** The user's rating of this answer (src/feedbackModel.ts). */
   rating?: "up" | "down";
   /** Scores that arrived for this turn (`orion/turnScores`). */
@@ -37,6 +39,8 @@ export interface ChatState {
   /** Local id of the prompt whose turn is running, and its turn id once known. */
   running?: { localId: string; turnId?: string };
   projectId?: string;
+  /** The thread shown; undefined for a new chat not yet stored (src/threads.ts). */
+  threadId?: string;
 }
 
 export interface HistoryMessage {
@@ -44,15 +48,26 @@ export interface HistoryMessage {
   content: string;
   turnId?: string;
   createdAt?: string;
+  threadId?: string;
+  changedFiles?: string[];
 }
 
 export type ChatAction =
-  | { type: "history"; projectId?: string; messages: HistoryMessage[] }
+  | { type: "history"; projectId?: string; threadId?: string; messages: HistoryMessage[] }
+  | { type: "thread"; threadId?: string }
   | { type: "send"; localId: string; prompt: string }
   | { type: "delta"; turnId: string; delta: string }
   | { type: "tool"; turnId: string; event: ToolLine }
   | { type: "turnEnd"; turnId: string; status: TurnStatus; answer?: string; error?: string }
-  | { type: "result"; localId: string; turnId?: string; status: string; answer?: string }
+  | {
+      type: "result";
+      localId: string;
+      turnId?: string;
+      status: string;
+      answer?: string;
+      threadId?: string;
+      edits?: { path: string; applied: boolean }[];
+    }
   | { type: "failed"; localId: string; message: string };
 
 export const EMPTY: ChatState = { items: [] };
@@ -98,6 +113,7 @@ export function reduce(state: ChatState, action: ChatAction): ChatState {
         turnId: m.turnId,
         status: "history",
         tools: [],
+        ...(m.changedFiles?.length ? { changedFiles: m.changedFiles } : {}),
       }));
       // A running turn keeps its items: history may be reloaded mid-turn.
       const live = state.running
@@ -105,7 +121,12 @@ export function reduce(state: ChatState, action: ChatAction): ChatState {
             (i) => i.id === `u-${state.running!.localId}` || i.id === assistantId(state.running!.localId),
           )
         : [];
-      return { ...state, projectId: action.projectId, items: [...items, ...live] };
+      return { ...state, projectId: action.projectId, threadId: action.threadId ?? state.threadId, items: [...items, ...live] };
+    }
+    case "thread": {
+      // Another thread (or a new chat): its history replaces the list when it loads.
+      if (state.running) return { ...state, threadId: action.threadId };
+      return { ...state, threadId: action.threadId, items: [] };
     }
     case "send": {
       const user: ChatItem = { id: `u-${action.localId}`, role: "user", content: action.prompt, status: "completed", tools: [] };
@@ -144,7 +165,15 @@ export function reduce(state: ChatState, action: ChatAction): ChatState {
       const item = state.items[idx];
       const status: ItemStatus = isTurnStatus(action.status) ? action.status : item.status;
       const content = action.answer !== undefined && action.answer.length >= item.content.length ? action.answer : item.content;
-      return { ...replaceItem(state, idx, { ...item, turnId: item.turnId ?? action.turnId, status, content }), running };
+      const changed = (action.edits ?? []).filter((e) => e.applied).map((e) => e.path);
+      const next = replaceItem(state, idx, {
+        ...item,
+        turnId: item.turnId ?? action.turnId,
+        status,
+        content,
+        ...(changed.length ? { changedFiles: [...new Set(changed)] } : {}),
+      });
+      return { ...next, running, threadId: action.threadId ?? state.threadId };
     }
     case "failed": {
       const idx = state.items.findIndex((i) => i.id === assistantId(action.localId));
@@ -189,4 +218,9 @@ export function turnLabel(command: string, args: Record<string, unknown>): strin
     default:
       return `Orion: ${String(args.action ?? command)}`;
   }
+}
+
+/** Whether an item shows a rewind button: a finished turn that changed files. */
+export function canRewind(item: ChatItem): boolean {
+  return item.role === "assistant" && item.turnId !== undefined && item.status !== "running" && (item.changedFiles?.length ?? 0) > 0;
 }

@@ -15,12 +15,14 @@ type FromView =
   | { type: "ready" }
   | { type: "ask"; prompt: string }
   | { type: "cancel" }
+  | { type: "rewind"; turnId: string }
   | { type: "rate"; turnId: string; rating: "up" | "down" }
   | { type: "openLink"; href: string };
 
 export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  private title = "";
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -47,6 +49,12 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
     void this.view?.webview.postMessage(message);
   }
 
+  /** The view's header names the thread shown (src/threads.ts). */
+  setThreadTitle(title: string): void {
+    this.title = title;
+    if (this.view) this.view.description = title;
+  }
+
   /** Redraws everything (after history loads or the view is shown again). */
   reset(): void {
     this.post({ type: "reset", items: this.chat.rendered(), ...this.busy() });
@@ -54,6 +62,7 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
+    view.description = this.title;
     const media = vscode.Uri.joinPath(this.extensionUri, "media");
     view.webview.options = { enableScripts: true, localResourceRoots: [media] };
     view.webview.html = chatShell({
@@ -81,6 +90,9 @@ export class ChatViewProvider implements vscode.WebviewViewProvider, vscode.Disp
         break;
       case "cancel":
         void this.chat.cancel();
+        break;
+      case "rewind":
+        if (typeof msg.turnId === "string") void vscode.commands.executeCommand("orion.rewindTurn", msg.turnId);
         break;
       case "rate":
         if (typeof msg.turnId === "string" && (msg.rating === "up" || msg.rating === "down")) {

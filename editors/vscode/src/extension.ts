@@ -1,8 +1,8 @@
 /**
  * Orion for VS Code: the composition root.
  *
- * Builds output channel -> status bar -> chat controller -> chat view ->
- * language client, registers the commands, and restarts the server when a
+ * Builds output channel -> status bar -> chat controller -> threads -> chat
+ * view and thread list -> language client, registers the commands, and restarts the server when a
  * setting that fixes its command line or environment changes (or the API key,
  * or workspace trust). Returns a small API used by the extension-host tests.
  */
@@ -14,9 +14,13 @@ import { ChatViewProvider, VIEW_ID } from "./chatView";
 import { SECRET_KEY, createClient } from "./client";
 import { RESTART_KEYS, readSettings } from "./settings";
 import { OrionStatusBar } from "./statusBar";
+import { Threads } from "./threads";
+import { THREADS_VIEW_ID, ThreadsViewProvider } from "./threadsView";
+import type { ThreadInfo } from "./threadText";
 
 export interface OrionApi {
   chat: ChatController;
+  threads: Threads;
   statusBar: OrionStatusBar;
   client(): LanguageClient | undefined;
   /** Resolves when the current server is running (or has failed to start). */
@@ -44,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     () => settings().historyLimit,
     () => starting,
   );
+  const threads = new Threads(chat, output);
   let viewReady = false;
 
   const refreshHistory = async (wait: boolean): Promise<void> => {
@@ -51,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     try {
       await chat.loadHistory(wait);
       view.reset();
+      await threads.refresh();
     } catch (err) {
       // Storage errors also arrive as the server's own showMessage Error.
       output.appendLine(`[orion] history: ${err instanceof Error ? err.message : String(err)}`);
@@ -104,6 +110,7 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     statusBar.setState("running");
     await refreshModel(false);
     await refreshHistory(false);
+    void threads.refresh();
   };
 
   const stop = async (): Promise<void> => {
@@ -148,11 +155,33 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     return chat.ask(text.trim(), extra);
   };
 
+  const threadsView = new ThreadsViewProvider(threads);
+  const threadIdOf = (arg?: string | ThreadInfo): string | undefined => (typeof arg === "string" ? arg : arg?.threadId);
+
   context.subscriptions.push(
     output,
     statusBar,
     chat,
+    threads,
+    threadsView,
     view,
+    vscode.window.registerTreeDataProvider(THREADS_VIEW_ID, threadsView),
+    threads.onDidChange(() => view.setThreadTitle(threads.currentTitle)),
+    // A turn ended: the list's order and turn counts moved (and a new chat got its thread).
+    chat.onDidChange(({ items }) => {
+      if (items.some((i) => i.role === "assistant" && i.status !== "running" && i.status !== "history")) void threads.refresh();
+    }),
+    vscode.commands.registerCommand("orion.newChat", () => threads.newChat()),
+    vscode.commands.registerCommand("orion.switchThread", (arg?: string | ThreadInfo) => threads.switchTo(threadIdOf(arg))),
+    vscode.commands.registerCommand("orion.renameThread", (arg?: string | ThreadInfo, title?: string) =>
+      threads.rename(threadIdOf(arg), title),
+    ),
+    vscode.commands.registerCommand("orion.deleteThread", (arg?: string | ThreadInfo) => threads.delete(threadIdOf(arg))),
+    vscode.commands.registerCommand("orion.refreshThreads", () => threads.refresh()),
+    vscode.commands.registerCommand("orion.rewindTurn", async (turnId?: string) => {
+      const id = turnId ?? (await pickRewindableTurn(chat));
+      return id ? threads.rewind(id) : undefined;
+    }),
     vscode.window.registerWebviewViewProvider(VIEW_ID, view, { webviewOptions: { retainContextWhenHidden: true } }),
     statusBar.onDidChangeProgress((line) => chat.setProgress(line)),
     vscode.commands.registerCommand("orion.ask", ask),
@@ -208,11 +237,26 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
   starting = start();
   return {
     chat,
+    threads,
     statusBar,
     client: () => client,
     ready: () => starting,
     restart,
   };
+}
+
+/** "Orion: Rewind Turn" from the palette: choose among the shown turns that changed files. */
+async function pickRewindableTurn(chat: ChatController): Promise<string | undefined> {
+  const items = chat.current.items;
+  const choices = items
+    .map((item, i) => ({ item, prompt: items[i - 1]?.role === "user" ? items[i - 1].content : "" }))
+    .filter(({ item }) => item.role === "assistant" && item.turnId && item.changedFiles?.length)
+    .map(({ item, prompt }) => ({ label: prompt.split("\n")[0] || item.turnId!, description: item.changedFiles!.join(", "), id: item.turnId! }));
+  if (!choices.length) {
+    void vscode.window.showInformationMessage("Orion: no turn shown in this thread changed files.");
+    return undefined;
+  }
+  return (await vscode.window.showQuickPick(choices.reverse(), { placeHolder: "Rewind which turn?" }))?.id;
 }
 
 let stopOnDeactivate: (() => Promise<void>) | undefined;

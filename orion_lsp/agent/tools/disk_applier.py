@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class _Refused(Exception):
-    """The edit cannot be written safely; logged, then refused with the reason."""
+class WriteRefused(Exception):
+    """The file cannot be written safely (a symlink on the way, not a regular file...)."""
 
 
 class DiskEditApplier:
@@ -74,7 +74,7 @@ class DiskEditApplier:
     def _apply_sync(self, edit: FileEdit, turn_id: str) -> bool:
         try:
             parts = self._parts(Path(edit.path))
-            dfd = self._open_folder(parts[:-1], create=edit.create)
+            dfd = open_folder(self.root, parts[:-1], create=edit.create)
             try:
                 data = edit.new_content.encode("utf-8", "surrogatepass")
                 if edit.create:
@@ -84,7 +84,7 @@ class DiskEditApplier:
                     self._replace(dfd, parts[-1], old, data)
             finally:
                 os.close(dfd)
-        except _Refused as exc:
+        except WriteRefused as exc:
             log.warning("turn %s: edit of %s not written: %s", turn_id, edit.rel_path, exc)
             raise EditRefused(f"not written: {exc}") from None
         except OSError as exc:
@@ -96,38 +96,15 @@ class DiskEditApplier:
         norm = os.path.normpath(target)
         inside = is_inside(str(self.root), norm) and norm != str(self.root)
         if not target.is_absolute() or not inside:
-            raise _Refused("the path is not a file inside the root")
+            raise WriteRefused("the path is not a file inside the root")
         return os.path.relpath(norm, self.root).split(os.sep)
 
-    def _open_folder(self, folders: list[str], *, create: bool) -> int:
-        """A descriptor of root/folders..., never through a symlink."""
-        dfd = os.open(self.root, _DIR_FLAGS)
-        try:
-            for name in folders:
-                if create:
-                    try:
-                        os.mkdir(name, 0o777, dir_fd=dfd)
-                    except FileExistsError:
-                        pass  # a folder (fine) or a symlink (refused just below)
-                try:
-                    nxt = os.open(name, _DIR_FLAGS, dir_fd=dfd)
-                except OSError as exc:
-                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise _Refused(f"{name!r} on the way is a symlink or a file") from exc
-                    raise _Refused(f"cannot open folder {name!r}: {exc.strerror}") from exc
-                os.close(dfd)
-                dfd = nxt
-            return dfd
-        except BaseException:
-            os.close(dfd)
-            raise
-
     def _create(self, dfd: int, name: str, data: bytes) -> None:
-        tmp = self._write_temp(dfd, data, mode=0o666 & ~_umask())
+        tmp = write_temp(dfd, data, mode=new_file_mode())
         try:
             os.link(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
         except FileExistsError as exc:
-            raise _Refused("the file exists (create never overwrites)") from exc
+            raise WriteRefused("the file exists (create never overwrites)") from exc
         finally:
             os.unlink(tmp, dir_fd=dfd)
 
@@ -135,39 +112,71 @@ class DiskEditApplier:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
         except OSError as exc:
-            raise _Refused(f"cannot open the file: {exc.strerror}") from exc
+            raise WriteRefused(f"cannot open the file: {exc.strerror}") from exc
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
-                raise _Refused("not a regular file")
+                raise WriteRefused("not a regular file")
             with os.fdopen(os.dup(fd), "rb") as fh:
                 current = fh.read()
         finally:
             os.close(fd)
         if current != old:
-            raise _Refused("the file changed on disk since the edit was computed")
-        tmp = self._write_temp(dfd, data, mode=stat.S_IMODE(st.st_mode))
+            raise WriteRefused("the file changed on disk since the edit was computed")
+        tmp = write_temp(dfd, data, mode=stat.S_IMODE(st.st_mode))
         try:
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except OSError:
             os.unlink(tmp, dir_fd=dfd)
             raise
 
-    @staticmethod
-    def _write_temp(dfd: int, data: bytes, *, mode: int) -> str:
-        name = f".orion-{secrets.token_hex(8)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(name, flags, 0o600, dir_fd=dfd)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fchmod(fh.fileno(), mode)
-                os.fsync(fh.fileno())
-        except BaseException:
-            os.unlink(name, dir_fd=dfd)
-            raise
-        return name
+
+def open_folder(root: Path, folders: list[str], *, create: bool) -> int:
+    """A descriptor of root/folders..., never through a symlink (``WriteRefused`` else)."""
+    dfd = os.open(root, _DIR_FLAGS)
+    try:
+        for name in folders:
+            if create:
+                try:
+                    os.mkdir(name, 0o777, dir_fd=dfd)
+                except FileExistsError:
+                    pass  # a folder (fine) or a symlink (refused just below)
+            try:
+                nxt = os.open(name, _DIR_FLAGS, dir_fd=dfd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise WriteRefused(f"{name!r} on the way is a symlink or a file") from exc
+                raise WriteRefused(f"cannot open folder {name!r}: {exc.strerror}") from exc
+            os.close(dfd)
+            dfd = nxt
+        return dfd
+    except BaseException:
+        os.close(dfd)
+        raise
+
+
+def write_temp(dfd: int, data: bytes, *, mode: int) -> str:
+    """A fully written, fsynced temporary file in the folder; returns its name.
+
+    Renamed over the target afterwards, so a reader (or a kill -9) sees the
+    old file or the new one, never a part."""
+    name = f".orion-{secrets.token_hex(8)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=dfd)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(name, dir_fd=dfd)
+        raise
+    return name
+
+
+def new_file_mode() -> int:
+    return 0o666 & ~_umask()
 
 
 def _umask() -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ...positions import line_of_offset, line_starts
+from ...storage import StorageError
 from ..guard import EditRefused, sensitive_reason
 from .base import EditFailed, FileEdit, ToolContext, ToolResult
 from .common import ok, refused
@@ -61,7 +62,9 @@ async def _apply(ctx: ToolContext, edit: FileEdit) -> dict[str, Any]:
     outcome: dict[str, Any]
     try:
         applied = bool(await ctx.applier.apply(edit, ctx.turn_id))
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except (asyncio.CancelledError, KeyboardInterrupt, StorageError):
+        # StorageError: the checkpoint before the change could not be stored
+        # (orion_lsp/checkpoints); the edit was not made and the turn stops.
         raise
     except EditRefused as exc:
         # The applier says why (user denied, sensitive path, buffer moved on).

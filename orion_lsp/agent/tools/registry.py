@@ -5,7 +5,9 @@ tools. It parses the JSON arguments, validates them against the tool's
 schema (telling the model exactly what was wrong), and turns any unexpected
 exception into an ``ok=False`` result with a short message, logging the
 traceback locally. It never raises (except on cancellation), so a tool bug
-cannot end a turn and no traceback or machine path reaches the model.
+cannot end a turn and no traceback or machine path reaches the model. The
+one exception that does end the turn is ``StorageError`` (a checkpoint the
+ledger could not store, see orion_lsp/checkpoints): storage fails loud.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ...storage import StorageError
 from .base import Tool, ToolContext, ToolResult
 from .common import one_line, refused
 from .edit import CreateFileTool, EditFileTool
@@ -150,7 +153,7 @@ async def run_tool(
         return refused(f"{name}: {error}")
     try:
         result = await tool.run(args, ctx)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, StorageError):
         raise
     except Exception as exc:
         # The traceback stays in the local log; exception texts can carry

@@ -7,7 +7,13 @@
 --- does the work; this module only renders what it is told.
 ---
 --- One turn at a time per project: two turns streaming into one buffer would
---- interleave, and the server's history is linear anyway.
+--- interleave, and a thread's history is linear anyway.
+---
+--- The buffer shows one thread (`b:orion_thread`; `b:orion_new_thread` after
+--- :OrionNew, until the first turn names it) and every turn command carries
+--- its id. Each turn's heading carries an extmark with its turn id, so
+--- commands can act on "the turn under the cursor" (lua/orion/rate.lua keeps
+--- the marks; :OrionRate and :OrionRewind use them).
 
 local client_mod = require('orion.client')
 local handlers = require('orion.handlers')
@@ -81,6 +87,24 @@ local function get_buffer(client)
   pcall(vim.treesitter.start, buf, 'markdown')
   buffers[root] = buf
   return buf, true
+end
+
+--- The project's chat buffer, created when needed (not shown).
+---@param client vim.lsp.Client
+---@return integer bufnr
+function M.buffer(client)
+  return (get_buffer(client))
+end
+
+--- The thread the buffer shows, as `orion.chat` / `orion.history` keys.
+---@param buf integer
+---@return table
+function M.thread_args(buf)
+  if vim.b[buf].orion_new_thread then
+    return { newThread = true }
+  end
+  local id = vim.b[buf].orion_thread
+  return id and { threadId = id } or {}
 end
 
 --- Show the buffer in a window unless it already is visible.
@@ -179,12 +203,25 @@ local function message_lines(role, content)
 end
 
 ---@param buf integer
----@param result {projectId: string, messages: {role: string, content: string}[]}
+local function header(buf, project_id)
+  local title = vim.b[buf].orion_thread_title
+  if vim.b[buf].orion_new_thread then
+    title = 'new chat'
+  end
+  return '# Orion: ' .. (project_id or '?') .. (title and title ~= '' and (' · ' .. title) or '')
+end
+
+---@param buf integer
+---@param result {projectId: string, threadId?: string, messages: {role: string, content: string, turnId?: string, changedFiles?: string[]}[]}
 local function render_history(buf, result)
-  local lines = { '# Orion: ' .. (result.projectId or '?'), '' }
+  if result.threadId and result.threadId ~= vim.NIL then
+    vim.b[buf].orion_thread = result.threadId
+  end
+  vim.b[buf].orion_project = result.projectId
+  local lines = { header(buf, result.projectId), '' }
   local messages = result.messages or {}
   if #messages == 0 then
-    vim.list_extend(lines, { '_No messages yet in this workspace._', '' })
+    vim.list_extend(lines, { '_No messages yet in this thread._', '' })
   end
   local headings = {} -- 0-based row of each answer's heading -> its turn
   for _, m in ipairs(messages) do
@@ -192,6 +229,9 @@ local function render_history(buf, result)
       headings[#lines] = m.turnId
     end
     vim.list_extend(lines, message_lines(m.role, m.content))
+    if type(m.changedFiles) == 'table' and #m.changedFiles > 0 then
+      table.insert(lines, #lines, '> changed ' .. table.concat(m.changedFiles, ', ') .. ' (:OrionRewind)')
+    end
   end
   edit(buf, function()
     vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
@@ -227,6 +267,14 @@ function M.history(client, opts, done)
   if opts.uri then
     args.uri = opts.uri
   end
+  if vim.b[buf].orion_new_thread then
+    render_history(buf, { projectId = vim.b[buf].orion_project, messages = {} })
+    if done then
+      done(true)
+    end
+    return
+  end
+  args.threadId = vim.b[buf].orion_thread
   client_mod.exec(client, 'orion.history', args, function(err, result)
     if err then
       M.append_lines(buf, { '**Error:** ' .. err.message, '' })
@@ -336,8 +384,10 @@ function M.send(client, args, on_done, opts)
     local lines = message_lines('user', opts.label or args.prompt or '')
     table.insert(lines, '## Orion')
     table.insert(lines, '')
+    local heading = is_empty(buf) and 0 or vim.api.nvim_buf_line_count(buf)
     M.append_lines(buf, lines)
     mark_heading(buf, turn)
+    args = vim.tbl_extend('keep', args, M.thread_args(buf))
     turn.request_id = client_mod.exec(client, opts.command or 'orion.chat', args, function(err, result)
       if not err and type(result) == 'table' and result.status == 'running' then
         -- Detached (code actions are, by default): the turn goes on; its
@@ -364,6 +414,10 @@ function M.send(client, args, on_done, opts)
         end
       else
         result = result or {}
+        if type(result.threadId) == 'string' then
+          vim.b[buf].orion_thread = result.threadId
+          vim.b[buf].orion_new_thread = nil
+        end
         turn.turn_id = turn.turn_id or result.turnId
         if not turn.streamed and type(result.answer) == 'string' and result.answer ~= '' then
           M.append_text(buf, result.answer)
@@ -459,6 +513,7 @@ local function turn_for(client_id, turn_id)
     if last_line(buf) ~= '' then
       table.insert(lines, 1, '')
     end
+    local heading = is_empty(buf) and 0 or (vim.api.nvim_buf_line_count(buf) + #lines - 2)
     M.append_lines(buf, lines)
     mark_heading(buf, turn)
   end

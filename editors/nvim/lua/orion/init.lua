@@ -3,7 +3,7 @@
 --- `require("orion").setup({...})` starts and attaches the server to file
 --- buffers under a workspace root and defines the user commands
 --- (`:OrionChat`, `:OrionHistory`, `:OrionCancel`, `:OrionStatus`,
---- `:OrionRate`). Code
+--- `:OrionRate`, and the thread commands of lua/orion/threads.lua). Code
 --- actions come from the server through `vim.lsp.buf.code_action()`; the turn
 --- they start streams into the chat buffer, and its edits arrive as
 --- `workspace/applyEdit`, handled by Neovim's standard handler (undoable).
@@ -226,6 +226,7 @@ function M.create_commands()
     end,
     desc = 'Rate the Orion answer under the cursor (or the last one): up|down [comment]',
   })
+  require('orion.threads').create_commands()
 end
 
 -- Public API for scripting and tests.

@@ -23,6 +23,8 @@ export const INTEGRATION_SCRIPT = {
     { text: "a.py defines add(a, b)." },
     { text: "Thinking about it slowly and carefully", chunk_delay_s: 0.05, hang: true },
     ...codeActionReplies,
+    // Threads: a new chat's first turn (the model must not see the first thread).
+    { text: "Beta answer, from a thread of its own." },
   ],
   default: { text: "(the script has no more replies)" },
 };

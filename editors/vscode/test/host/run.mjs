@@ -193,7 +193,10 @@ function sameHistoryAsCli(ws, databasePath) {
     return r.stdout;
   };
   const projectId = cli("project-id", ws).trim();
-  const printed = JSON.parse(cli("history", "--project-id", projectId, "--limit", String(shown.messages.length), "--json"));
+  // The thread shown then, rewound turns included: later tests add threads and rewind a turn.
+  const printed = JSON.parse(
+    cli("history", "--project-id", projectId, "--thread", shown.threadId, "--include-rewound", "--limit", String(shown.messages.length), "--json"),
+  );
   const pick = (m) => ({ role: m.role, content: m.content, turnId: m.turnId });
   const same = projectId === shown.projectId && JSON.stringify(printed.messages.map(pick)) === JSON.stringify(shown.messages.map(pick));
   log(`${same ? "ok  " : "FAIL"} history shown in VS Code == \`orion history --json\` (${shown.messages.length} messages, project ${projectId})`);

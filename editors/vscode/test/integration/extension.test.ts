@@ -209,6 +209,7 @@ describe("Orion extension", function () {
       path.resolve(__dirname, "../../../test-results/vscode-history.json"),
       JSON.stringify({
         projectId: api.chat.current.projectId,
+        threadId: api.chat.current.threadId,
         messages: state.items.map((i) => ({ role: i.role, content: i.content, turnId: i.turnId })),
       }),
     );
@@ -240,5 +241,59 @@ describe("Orion extension", function () {
       await waitFor("the restored server", () => api.client() !== undefined && api.client() !== prev).catch(() => undefined);
       await api.ready();
     }
+  });
+
+  it("starts a second thread that never sees the first, and switches back", async function () {
+    this.timeout(60000);
+    const first = api.chat.current.threadId;
+    assert.ok(first, "the chat shows a thread");
+    await vscode.commands.executeCommand("orion.newChat");
+    assert.equal(api.chat.current.items.length, 0, "a new chat starts empty");
+    assert.equal(api.threads.currentTitle, "New chat");
+    const outcome = await vscode.commands.executeCommand<AskOutcome>("orion.ask", "Beta question");
+    assert.equal(outcome.error, undefined, outcome.error);
+    const second = outcome.result?.threadId;
+    assert.ok(second && second !== first, `a new thread: ${second}`);
+    const lines = fs.readFileSync(env.requestsFile, "utf8").split("\n").filter(Boolean);
+    const sent = JSON.stringify(JSON.parse(lines[lines.length - 1]).messages);
+    assert.ok(sent.includes("Beta question"), sent);
+    assert.equal(sent.includes("Say hello"), false, "no message of the first thread reached the model");
+    const threads = await api.threads.refresh();
+    assert.deepEqual(threads.map((t) => t.title).slice(0, 1), ["Beta question"]);
+    assert.ok(threads.some((t) => t.threadId === first));
+    await waitFor("the view to name the thread", () => api.threads.currentTitle === "Beta question");
+    await vscode.commands.executeCommand("orion.switchThread", first);
+    assert.equal(api.chat.current.threadId, first);
+    const users = api.chat.current.items.filter((i) => i.role === "user").map((i) => i.content);
+    assert.ok(users.includes("Say hello") && !users.includes("Beta question"), JSON.stringify(users));
+  });
+
+  it("rewinds the turn that edited a.py: the buffer is restored and the turn leaves the thread", async function () {
+    this.timeout(60000);
+    const uri = vscode.Uri.file(path.join(env.workspace, "a.py"));
+    const doc = await vscode.workspace.openTextDocument(uri);
+    assert.match(doc.getText(), /Return the sum of a and b/, "the code action's edit is in the buffer");
+    const turn = api.chat.current.items.find((i) => i.role === "assistant" && i.changedFiles?.includes("a.py"));
+    assert.ok(turn?.turnId, `a turn that changed a.py: ${JSON.stringify(api.chat.current.items.map((i) => i.changedFiles))}`);
+    const asked: string[] = [];
+    api.threads.confirm = async (message, detail, yes) => {
+      asked.push(`${message} | ${detail} | ${yes}`);
+      return true;
+    };
+    const result = await vscode.commands.executeCommand<{ restored: { path: string; applied: boolean }[]; rewoundTurns: string[] }>(
+      "orion.rewindTurn",
+      turn.turnId,
+    );
+    assert.deepEqual(result?.restored, [{ path: "a.py", applied: true }]);
+    assert.deepEqual(result?.rewoundTurns, [turn.turnId]);
+    assert.equal(asked.length, 1);
+    assert.match(asked[0], /Restore a\.py/, "the confirmation names the file");
+    assert.equal(doc.getText(), fs.readFileSync(uri.fsPath, "utf8"), "the buffer is back to the file's content");
+    assert.equal(doc.getText().includes("Return the sum"), false);
+    assert.equal(api.chat.current.items.some((i) => i.turnId === turn.turnId), false, "the rewound turn left the view");
+    // Undo in the editor brings the turn's version back: the restore was an ordinary edit.
+    await vscode.window.showTextDocument(doc);
+    await vscode.commands.executeCommand("undo");
+    assert.match(doc.getText(), /Return the sum of a and b/);
   });
 });
