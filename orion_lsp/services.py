@@ -64,6 +64,8 @@ class Services:
     cache_db: Database | None = None
     with_repo_map: bool = True
     extra_tools: list[Tool] = field(default_factory=list)
+    # How a front end sees the tools (ACP wraps each to report it to its client).
+    tool_wrapper: Callable[[list[Tool]], list[Tool]] | None = None
     _build_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def require_db(self) -> Database:
@@ -147,6 +149,7 @@ async def open_services(
     extra_tools: list[Tool] | None = None,
     with_repo_map: bool = True,
     eager: bool = True,
+    tool_wrapper: Callable[[list[Tool]], list[Tool]] | None = None,
 ) -> Services:
     """Open the database and wire the parts. A database that cannot be opened
     does not raise: the error is kept and raised by every use
@@ -159,6 +162,7 @@ async def open_services(
         context=context,
         with_repo_map=with_repo_map,
         extra_tools=list(extra_tools or []),
+        tool_wrapper=tool_wrapper,
     )
     try:
         services.db = await Database.open(settings.database_path, redactor=redactor)
@@ -200,6 +204,8 @@ async def _build_agent(services: Services) -> None:
             log.warning("repo map cache unavailable, using memory: %s", exc)
             services.context = RepoContext(None)
     services.tools = _tools(services.context) + services.extra_tools
+    if services.tool_wrapper is not None:
+        services.tools = services.tool_wrapper(services.tools)
     assert services.chats and services.traces and services.history
     assert services.threads and services.checkpoints
     services.orchestrator = ToolOrchestrator(

@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("rest", nargs=argparse.REMAINDER)
 
     sub.add_parser("doctor", help="check database, model and tree-sitter languages")
+    sub.add_parser("acp", help="serve the Agent Client Protocol on stdio (Zed, JetBrains, ...)")
     return parser
 
 
@@ -180,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "chat" and not args.project_id:
         print(chat_without_project_id(argv, args.workspace), file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "acp":
+        from ..acp.main import run_acp
+
+        return run_acp()
     if args.command in ("history", "threads") and args.limit < 1:
         print("orion: --limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE

@@ -49,6 +49,9 @@ VERBS: dict[str, Verb] = {
     "project-id": Verb(needs_agent=False, needs_db=False),
     # Its own parser (orion_lsp.context.cli): tree-sitter, no model.
     "repomap": Verb(needs_agent=False, needs_grammars=True),
+    # A server like orion-lsp: it runs turns, and warms litellm itself after
+    # starting (orion_lsp/acp/main.py), so `initialize` is answered first.
+    "acp": Verb(needs_agent=True, needs_db=False),
 }
 UNDECLARED = Verb(needs_agent=True)
 

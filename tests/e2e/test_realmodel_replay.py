@@ -17,9 +17,7 @@ import pytest
 from orion_lsp.evals.policy import Label
 from tests.e2e.test_realmodel import gemma, smollm2  # noqa: F401  (module-scoped servers)
 
-# In the slow tier until it has run green against the real servers on CI's
-# machine (it needs both local models up); then it moves to `realmodel`.
-pytestmark = [pytest.mark.realmodel, pytest.mark.slow]
+pytestmark = pytest.mark.realmodel
 
 
 def orion(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -56,6 +56,18 @@ def argv_for(verb: str, tmp: Path) -> list[str]:
         return [verb, "--project-id", "p-imports", "--turn", "no-such-turn", "up"]
     if verb == "replay":
         return [verb, "--project-id", "p-imports", "--turn", "no-such-turn", "--model", "openai/x"]
+    if verb == "forget":
+        return [verb, "--project-id", "p-imports", "--thread", "no-such-thread"]
+    if verb == "rewind":
+        return [
+            verb,
+            "--project-id",
+            "p-imports",
+            "--turn",
+            "no-such-turn",
+            "--workspace",
+            str(tmp),
+        ]
     if verb == "export":
         return [verb, "sft", "--project-id", "p-imports", "--out", str(tmp / "export")]
     return [verb, "--project-id", "p-imports"]

@@ -92,6 +92,11 @@ H.run('threads', {
       end
       vim.api.nvim_set_current_buf(cbuf)
       vim.api.nvim_win_set_cursor(0, { row, 0 })
+      -- A user's :OrionRewind comes after other commands: its change is an
+      -- undo step of its own (headless, nothing typed, would join the two).
+      vim.api.nvim_buf_call(buf, function()
+        vim.cmd('let &undolevels = &undolevels')
+      end)
       local asked
       vim.ui.select = function(items, opts, on_choice)
         asked = opts.prompt

@@ -56,7 +56,8 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     try {
       await chat.loadHistory(wait);
       view.reset();
-      await threads.refresh();
+      // Not awaited: it waits for the server to be ready, which may be us starting it.
+      void threads.refresh();
     } catch (err) {
       // Storage errors also arrive as the server's own showMessage Error.
       output.appendLine(`[orion] history: ${err instanceof Error ? err.message : String(err)}`);
@@ -110,7 +111,6 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     statusBar.setState("running");
     await refreshModel(false);
     await refreshHistory(false);
-    void threads.refresh();
   };
 
   const stop = async (): Promise<void> => {
@@ -171,12 +171,14 @@ export function activate(context: vscode.ExtensionContext): OrionApi {
     chat.onDidChange(({ items }) => {
       if (items.some((i) => i.role === "assistant" && i.status !== "running" && i.status !== "history")) void threads.refresh();
     }),
+    // Not the server's command names (orion.renameThread, ...): the language
+    // client registers those itself to forward them to the server.
     vscode.commands.registerCommand("orion.newChat", () => threads.newChat()),
     vscode.commands.registerCommand("orion.switchThread", (arg?: string | ThreadInfo) => threads.switchTo(threadIdOf(arg))),
-    vscode.commands.registerCommand("orion.renameThread", (arg?: string | ThreadInfo, title?: string) =>
+    vscode.commands.registerCommand("orion.thread.rename", (arg?: string | ThreadInfo, title?: string) =>
       threads.rename(threadIdOf(arg), title),
     ),
-    vscode.commands.registerCommand("orion.deleteThread", (arg?: string | ThreadInfo) => threads.delete(threadIdOf(arg))),
+    vscode.commands.registerCommand("orion.thread.delete", (arg?: string | ThreadInfo) => threads.delete(threadIdOf(arg))),
     vscode.commands.registerCommand("orion.refreshThreads", () => threads.refresh()),
     vscode.commands.registerCommand("orion.rewindTurn", async (turnId?: string) => {
       const id = turnId ?? (await pickRewindableTurn(chat));
