@@ -100,7 +100,3 @@ class ProjectSet:
                 if best is None or len(p.root.parts) > len(best.root.parts):
                     best = p
         return best
-
-    def for_uri(self, uri: str) -> Project | None:
-        path = uri_to_path(uri)
-        return self.for_path(path) if path else None

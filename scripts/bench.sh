@@ -5,7 +5,7 @@
 #
 # Usage:
 #   scripts/bench.sh [--quick] [NAME...]
-#     NAME: turn spawn telemetry storage ledger threads repomap repomap-quality cli ttft
+#     NAME: turn spawn exit telemetry storage ledger threads repomap repomap-quality cli ttft
 #     ttft-scripted code-actions (default: all)
 #     --quick: fewer iterations (a smoke run; figures are noisier)
 #
@@ -29,7 +29,7 @@ for arg in "$@"; do
         --quick) quick=1 ;;
         -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
         -*) echo "unknown option $arg" >&2; exit 2 ;;
-        turn|spawn|telemetry|storage|ledger|threads|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
+        turn|spawn|exit|telemetry|storage|ledger|threads|repomap|repomap-quality|cli|ttft|ttft-scripted|code-actions)
             selected+=("$arg") ;;
         *) echo "unknown benchmark $arg (see --help)" >&2; exit 2 ;;
     esac
@@ -89,6 +89,7 @@ if [[ $quick -eq 1 ]]; then
     turn_args=(--iterations 20 --warmup 5)
     telemetry_args=(--turns 20)
     spawn_args=(--reps 6 --fresh 2)
+    exit_args=(--reps 2)
     storage_args=(--events 2000 --rows 100000 --rounds 2)
     threads_args=(--threads 1000 --messages 100000 --rounds 50)
     ttft_rounds=(--rounds 3)
@@ -99,6 +100,7 @@ else
     turn_args=(--iterations 80 --warmup 15 --profile 40)
     telemetry_args=(--turns 60)
     spawn_args=(--reps 20 --fresh 5)
+    exit_args=(--reps 5)
     storage_args=()
     threads_args=()
     ttft_rounds=()
@@ -109,6 +111,7 @@ fi
 
 run turn "$PY" bench/bench_turn.py "${turn_args[@]}"
 run spawn "$PY" bench/bench_spawn.py "${spawn_args[@]}"
+run exit "$PY" bench/bench_exit.py "${exit_args[@]}"
 run telemetry "$PY" bench/bench_telemetry.py "${telemetry_args[@]}"
 run storage "$PY" bench/bench_storage.py "${storage_args[@]}"
 run ledger "$PY" bench/bench_ledger.py

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     chat = sub.add_parser("chat", help="one turn (PROMPT given) or an interactive session")
-    chat.add_argument("--project-id", required=True)
+    # Not required by argparse: without it, main() prints the command that works.
+    chat.add_argument("--project-id")
     chat.add_argument("--workspace", default=".", help="project root (default: cwd)")
     which = chat.add_mutually_exclusive_group()
     which.add_argument("--thread", help="continue this thread (default: the latest one)")
@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_file, "INFO" if args.log_file else "WARNING")
     if args.command == "project-id":
         return cmd_project_id(args)
+    if args.command == "chat" and not args.project_id:
+        print(chat_without_project_id(argv, args.workspace), file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "acp":
         from ..acp.main import run_acp
 
@@ -213,10 +216,21 @@ def cmd_project_id(args: Any) -> int:
     return EXIT_OK
 
 
+def chat_without_project_id(argv: list[str], workspace: str) -> str:
+    """The error for `orion chat` without --project-id: the same command, made to work."""
+    import shlex
+
+    at = argv.index("chat") + 1
+    derive = f'"$(orion project-id {shlex.quote(workspace)})"'
+    fixed = ["orion", *map(shlex.quote, argv[:at]), "--project-id", derive]
+    fixed += map(shlex.quote, argv[at:])
+    where = "this folder" if workspace == "." else workspace
+    return (
+        "orion: chat needs --project-id (which project's conversation to continue). "
+        f"For {where}, as the editor has it:\n  " + " ".join(fixed)
+    )
+
+
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

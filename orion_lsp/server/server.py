@@ -21,6 +21,7 @@ from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
 from ..config import Settings, SettingsError, load_settings
+from ..processes import pid_alive
 from ..project import Project, ProjectSet, project_for, uri_to_path
 from ..redact import Redactor
 from ..services import Services, open_services
@@ -181,11 +182,20 @@ class OrionLanguageServer(LanguageServer):
             # Shown once; every command that needs storage answers the same text.
             self.show_error(self._pending_start_error)
         self.spawn(self._warm_model_client())
-        await self.refresh_configuration()
-        # The agent half (repo map, tools, orchestrator) is built now, after the
-        # initialize response, so start-up stays close to a bare pygls server.
-        await self.services.build_agent()
-        await self.indexer.start(self.projects.projects)
+        # In the background, so `shutdown` in the first second cancels it
+        # instead of closing the database under a half-built agent.
+        self.spawn(self._after_initialized())
+
+    async def _after_initialized(self) -> None:
+        try:
+            await self.refresh_configuration()
+            # The agent half (repo map, tools, orchestrator) is built now, after the
+            # initialize response, so start-up stays close to a bare pygls server.
+            await self.services.build_agent()
+            await self.indexer.start(self.projects.projects)
+        except Exception:
+            # A turn builds what is missing itself, and shows what fails then.
+            log.exception("start-up after initialized failed")
 
     async def refresh_configuration(self) -> None:
         caps = self.client_capabilities.workspace
@@ -288,23 +298,13 @@ class OrionLanguageServer(LanguageServer):
         """The editor died without closing our stdin: exit rather than linger."""
         while True:
             await asyncio.sleep(PARENT_POLL_SECONDS)
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 log.warning("parent process %d is gone; exiting", pid)
                 os._exit(0)
 
 
 async def _advertised_only(*args: Any) -> None:
     raise OrionRpcError(-32603, "command dispatch bypassed OrionProtocol")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _keep_db(new: Settings, old: Settings) -> Settings:

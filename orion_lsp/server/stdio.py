@@ -16,9 +16,13 @@ waits for non-daemon threads (aiosqlite connections): it lingered for more than
 - a request that cannot be deserialized is answered with its id and no
   traceback: `-32602` (bad params of a known method), `-32601` (unknown
   method), `-32600` (not JSON-RPC 2.0, or a second `initialize`);
-- when stdin reaches EOF (the editor died or closed the pipe) running turns are
-  cancelled (they record `turn_end` cancelled), the database is closed, and the
-  process exits at once (within ~1.5 s), whatever threads are still busy.
+- when stdin reaches EOF (the editor died or closed the pipe), or `exit`
+  comes without `shutdown`, running turns are cancelled (they record
+  `turn_end` cancelled), the database is closed, and the process exits at once
+  (within ~1.5 s), whatever threads are still busy;
+- after `shutdown` + `exit` the process is gone within milliseconds: it waits
+  for no thread and no task (editors kill a server that lingers; eglot after
+  0.1 s). bench/bench_exit.py measures it.
 """
 
 from __future__ import annotations
@@ -246,26 +250,31 @@ class StdioTransport:
             else:
                 self.handle_body(value)
 
-    async def close_after_eof(self) -> None:
-        """The client is gone without `shutdown`: stop turns and close the ledger."""
+    async def close_without_shutdown(self, why: str) -> None:
+        """The client left (stdin EOF, or `exit` with no `shutdown`): stop turns, close the ledger."""
         if self._protocol._shutdown:
             return
-        log.warning("stdin closed without shutdown; exiting")
+        log.warning("%s without shutdown; exiting", why)
         try:
             async with asyncio.timeout(EOF_CLEANUP_SECONDS):
                 await self._server.on_shutdown()
         except TimeoutError:
-            log.error(
-                "cleanup after stdin EOF took over %.1f s; exiting anyway", EOF_CLEANUP_SECONDS
-            )
+            log.error("cleanup took over %.1f s; exiting anyway", EOF_CLEANUP_SECONDS)
         except Exception as exc:
-            log.error("cleanup after stdin EOF failed: %s", type(exc).__name__)
+            log.error("cleanup failed: %s", type(exc).__name__)
 
 
 def serve_stdio(
     server: OrionLanguageServer, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None
 ) -> int:
-    """Run the server on stdio until `exit` or EOF; returns the LSP exit code."""
+    """Run the server on stdio until `exit` or EOF; returns the LSP exit code.
+
+    The caller must end the process next (`exit_now`). The event loop is left
+    as it is: closing it, as `asyncio.run` does, waits for every cancelled task
+    and for the executor's threads, and the litellm warm-up thread imports for
+    seconds after start-up. `shutdown` has already stopped the turns and
+    closed the database, so nothing is left that must finish.
+    """
     from pygls.io_ import StdoutWriter
 
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
@@ -275,19 +284,36 @@ def serve_stdio(
         try:
             await transport.serve(stdin or sys.stdin.buffer)
         except SystemExit:  # the `exit` notification (pygls raises it in the handler)
-            return
-        await transport.close_after_eof()
+            await transport.close_without_shutdown("exit")
+            raise
+        await transport.close_without_shutdown("stdin closed")
 
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     code = 0
     try:
-        asyncio.run(main())
+        loop.run_until_complete(main())
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         code = 1
     finally:
         code = code or (0 if server.protocol._shutdown else 1)
+    _log_left_behind(loop)
     return code
+
+
+def _log_left_behind(loop: asyncio.AbstractEventLoop) -> None:
+    """Say what the exit does not wait for (a post-mortem of a slow or odd exit)."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    threads = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
+    threads = [name for name in threads if name != threading.main_thread().name]
+    log.info(
+        "exit: not waiting for %d task(s) and %d thread(s)%s",
+        len(tasks),
+        len(threads),
+        f" ({', '.join(threads)})" if threads else "",
+    )
 
 
 def exit_now(code: int) -> None:

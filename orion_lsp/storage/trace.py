@@ -20,6 +20,7 @@ from typing import Any
 
 import aiosqlite
 
+from orion_lsp.processes import pid_alive
 from orion_lsp.storage.database import Database, utc_now
 from orion_lsp.storage.errors import StorageError
 from orion_lsp.storage.payload import encode_payload
@@ -100,22 +101,6 @@ class TraceEvent:
             payload=json.loads(row["payload"]),
             created_at=row["created_at"],
         )
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
 
 
 class TraceStore:
@@ -244,7 +229,7 @@ class TraceStore:
             closed: list[str] = []
             now = utc_now()
             for project_id, turn_id, pid, thread_id in rows:
-                if _pid_alive(pid):
+                if pid_alive(pid):
                     continue
                 # execute_fetchall consumes the RETURNING row: an unread
                 # statement would make the COMMIT fail with SQLITE_BUSY.
@@ -283,4 +268,4 @@ async def live_open_turns(db: Database, thread_id: str) -> list[str]:
         " ORDER BY s.id",
         (thread_id,),
     )
-    return [str(r[0]) for r in rows if _pid_alive(r[1])]
+    return [str(r[0]) for r in rows if pid_alive(r[1])]

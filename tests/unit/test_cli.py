@@ -109,6 +109,28 @@ def test_exit_codes(tmp_path: Path, model: ScriptedModelServer):
     assert "WARNING" not in out.stderr and " object at 0x" not in out.stderr
 
 
+def test_chat_without_project_id_prints_the_command_that_works(
+    tmp_path: Path, model: ScriptedModelServer
+):
+    env = make_env(model, tmp_path / "orion.db")
+    prompt = "what's «this» 😀?"
+    out = orion("chat", prompt, env=env, cwd=tmp_path)
+    assert out.returncode == 2
+    command = out.stderr.strip().splitlines()[-1].strip()
+    assert command.startswith('orion chat --project-id "$(orion project-id .)" ')
+    # The printed command, run by a shell, works: same project as the server derives.
+    model.push(ScriptedReply(text="It works."))
+    shell = command.replace("orion ", f"{sys.executable} -m orion_lsp.cli ")
+    ran = subprocess.run(
+        shell, shell=True, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "It works." in ran.stdout
+    assert model.requests[-1]["messages"][-1]["content"] == prompt
+    out = orion("history", "--project-id", derive_project_id(tmp_path), "--json", env=env)
+    assert [m["content"] for m in json.loads(out.stdout)["messages"]] == [prompt, "It works."]
+
+
 def test_interactive_session_shares_history(tmp_path: Path, model: ScriptedModelServer):
     env = make_env(model, tmp_path / "orion.db")
     model.push(ScriptedReply(text="first answer"), ScriptedReply(text="second answer"))
