@@ -277,7 +277,8 @@ def _read_texts(root: Path, read_files: dict[str, str]) -> tuple[list[str], bool
 def _index_names(index: Any, files: _Files) -> Container[str]:
     """Every name the index knows a file defines or uses (parameters included)."""
     if hasattr(index, "known_names"):
-        return index.known_names()
+        known: Container[str] = index.known_names()
+        return known
     names: set[str] = set()
     if index is None or not hasattr(index, "file_tags"):
         return names

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -176,7 +176,9 @@ class SqliteTagCache:
                 for path, c in rows[i : i + _BATCH]
             ]
 
-            async def insert(conn: aiosqlite.Connection, chunk: list[tuple] = chunk) -> None:
+            async def insert(
+                conn: aiosqlite.Connection, chunk: list[tuple[Any, ...]] = chunk
+            ) -> None:
                 # A row without a blob only moves the content identity (same
                 # content, new mtime) and keeps the stored blob.
                 await conn.executemany(
@@ -196,7 +198,9 @@ class SqliteTagCache:
         for i in range(0, len(paths), _BATCH):
             chunk = [(project_id, p) for p in paths[i : i + _BATCH] if p != SNAPSHOT_PATH]
 
-            async def remove(conn: aiosqlite.Connection, chunk: list[tuple] = chunk) -> None:
+            async def remove(
+                conn: aiosqlite.Connection, chunk: list[tuple[str, str]] = chunk
+            ) -> None:
                 await conn.executemany(
                     "DELETE FROM file_tags WHERE project_id = ? AND path = ?", chunk
                 )

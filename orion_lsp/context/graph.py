@@ -64,7 +64,7 @@ class NameTable:
     def get(self, name: str) -> int | None:
         return self.ids.get(name)
 
-    def intern_all(self, names: list[str]) -> array:
+    def intern_all(self, names: list[str]) -> array[int]:
         """Ids of `names`, interning the new ones (the lookups run in C)."""
         ids = self.ids
         # The names not seen yet, in the file's order (so ids are reproducible).
@@ -85,11 +85,11 @@ class FileEntry:
     content_hash: str
     size: int  # 0 with mtime_ns 0: an editor buffer, not known to be on disk
     mtime_ns: int
-    def_ids: array  # name id of each definition, in the file's order
+    def_ids: array[int]  # name id of each definition, in the file's order
     impl: bytes  # b"" or one byte per definition: 1 where it does not define its name
-    text_lens: array  # characters of each definition's line ('H')
-    ref_ids: array  # names used, with...
-    ref_counts: array  # ...how many times ('I')
+    text_lens: array[int]  # characters of each definition's line ('H')
+    ref_ids: array[int]  # names used, with...
+    ref_counts: array[int]  # ...how many times ('I')
 
     def defining(self) -> set[int]:
         if not self.impl:
@@ -109,9 +109,9 @@ def make_entry(
     mtime_ns: int,
     def_names: list[str],
     kinds: list[str],
-    text_lens: array,
+    text_lens: array[int],
     ref_names: list[str],
-    ref_counts: array,
+    ref_counts: array[int],
 ) -> FileEntry:
     impl = b""
     if any(k in NON_DEFINING_KINDS for k in kinds):
@@ -138,7 +138,7 @@ class RepoGraph:
         self.index: dict[str, int] = {}
         self.entries: list[FileEntry | None] = []
         self.definers = IdLists()  # name id -> nodes defining it
-        self.impls: dict[int, array] = {}  # name id -> nodes with an impl of it (rare)
+        self.impls: dict[int, array[int]] = {}  # name id -> nodes with an impl of it (rare)
         self.referrers = IdLists()  # name id -> nodes using it
         self.rows: list[Row | None] = []  # None: to recompute
         self.base = array("d")  # PageRank, uniform teleport; sums to ~base_sum
@@ -362,11 +362,11 @@ class RepoGraph:
     def node(self, path: str) -> int | None:
         return self.index.get(path)
 
-    def definer_nodes(self, name: str) -> array:
+    def definer_nodes(self, name: str) -> array[int]:
         n = self.names.get(name)
         return self.definers.get(n) if n is not None else _EMPTY_I
 
-    def impl_nodes(self, name: str) -> array:
+    def impl_nodes(self, name: str) -> array[int]:
         n = self.names.get(name)
         return self.impls.get(n, _EMPTY_I) if n is not None else _EMPTY_I
 
@@ -388,7 +388,7 @@ class RepoGraph:
         return [b / s if b > 0 else 0.0 for b in self.base]
 
 
-def _discard(index: dict[int, array], n: int, i: int) -> None:
+def _discard(index: dict[int, array[int]], n: int, i: int) -> None:
     arr = index.get(n)
     if arr is None:
         return

@@ -15,10 +15,10 @@ _EMPTY = array("i")
 
 
 class IdLists:
-    def __init__(self, off: array | None = None, flat: array | None = None) -> None:
+    def __init__(self, off: array[int] | None = None, flat: array[int] | None = None) -> None:
         self.off = off if off is not None else array("I", [0])
         self.flat = flat if flat is not None else array("i")
-        self.over: dict[int, array] = {}
+        self.over: dict[int, array[int]] = {}
 
     @classmethod
     def from_lists(cls, lists: Sequence[Iterable[int]]) -> IdLists:
@@ -29,7 +29,7 @@ class IdLists:
             off.append(len(flat))
         return cls(off, flat)
 
-    def get(self, n: int) -> array:
+    def get(self, n: int) -> array[int]:
         got = self.over.get(n)
         if got is not None:
             return got
@@ -65,7 +65,7 @@ class IdLists:
         if i in lst:
             lst.remove(i)
 
-    def flatten(self) -> tuple[array, array]:
+    def flatten(self) -> tuple[array[int], array[int]]:
         """Offsets and values (the snapshot's form; ids past the end have none)."""
         if not self.over:
             return self.off, self.flat

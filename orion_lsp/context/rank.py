@@ -24,7 +24,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from operator import mul, sub
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
     from .graph import RepoGraph
@@ -48,7 +48,8 @@ SETTLE_EPS = 0.01
 PPR_EPS = 1e-4
 
 # (destinations, transition probabilities summing to 1); empty: dangling.
-Row = tuple[array, array]
+# (source nodes, weights). A string: array is subscriptable at run time only from 3.12.
+Row: TypeAlias = "tuple[array[int], array[float]]"
 
 
 @lru_cache(maxsize=4096)  # hot names only: a full cache took 6 MB per 2k files

@@ -158,7 +158,7 @@ def load(data: bytes) -> tuple[RepoGraph, ShareCache]:
     return g, shares
 
 
-def _flatten(code: str, lists: Any) -> tuple[array, array]:
+def _flatten(code: str, lists: Any) -> tuple[array[int], array[Any]]:
     off = array("I", [0])
     flat = array(code)
     for lst in lists:
@@ -167,7 +167,7 @@ def _flatten(code: str, lists: Any) -> tuple[array, array]:
     return off, flat
 
 
-def _concat(code: str, lists: Any) -> array:
+def _concat(code: str, lists: Any) -> array[Any]:
     flat = array(code)
     for lst in lists:
         flat.extend(lst)

@@ -64,9 +64,9 @@ class BlobNames(NamedTuple):
 
     def_names: list[str]
     kinds: list[str]
-    text_lens: array  # characters of each definition's line
+    text_lens: array[int]  # characters of each definition's line
     ref_names: list[str]
-    ref_counts: array
+    ref_counts: array[int]
 
 
 @dataclass
@@ -141,7 +141,7 @@ def _split(raw: bytes, n: int) -> list[str]:
     return out
 
 
-def _ints(code: str, raw: bytes) -> array:
+def _ints(code: str, raw: bytes) -> array[int]:
     a = array(code)
     a.frombytes(raw)
     return a
