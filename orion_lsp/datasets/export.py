@@ -104,10 +104,7 @@ async def export_dataset(
     labels = {GOOD: 0, BAD: 0, UNLABELED: 0}
     try:
         if opts.kind == "dpo":
-            async for turn in iter_turns(traces, scores, project_id):
-                if not turn.is_replay:
-                    labels[turn.label.label] += 1
-            await _dpo(traces, scores, project_id, opts, writer)
+            await _dpo(traces, scores, project_id, opts, writer, labels)
         else:
             async for turn in iter_turns(traces, scores, project_id):
                 if not turn.is_replay:
@@ -175,21 +172,22 @@ async def _dpo(
     project_id: str,
     opts: ExportOptions,
     writer: _Writer,
+    labels: dict[str, int],
 ) -> None:
     # Replay samples point at their original (turnId, step): collect those ids
-    # first (small), then load each original with its samples.
-    samples: dict[tuple[str, int], list[str]] = {}
+    # first (small: original turn id -> step -> sample ids), then load each
+    # original with its samples.
+    samples: dict[str, dict[int, list[str]]] = {}
     async for start in iter_turn_starts(traces, project_id):
         of = start.payload.get("replayOf")
         if start.payload.get("source") == "replay" and isinstance(of, dict):
-            key = (str(of.get("turnId")), int(of.get("step") or 0))
-            samples.setdefault(key, []).append(start.turn_id)
+            steps = samples.setdefault(str(of.get("turnId")), {})
+            steps.setdefault(int(of.get("step") or 0), []).append(start.turn_id)
     async for turn in iter_turns(traces, scores, project_id):
         if turn.is_replay:
             continue
-        for (orig_id, step_no), sample_ids in samples.items():
-            if orig_id != turn.turn_id:
-                continue
+        labels[turn.label.label] += 1
+        for step_no, sample_ids in samples.get(turn.turn_id, {}).items():
             original = turn.step(step_no) or (turn.steps[-1] if turn.steps else None)
             if original is None:
                 continue
