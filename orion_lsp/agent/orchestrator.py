@@ -26,6 +26,7 @@ from ..storage import (
     ChatMessage,
     ChatStore,
     HistoryLoader,
+    PendingMessage,
     Score,
     StorageError,
     ThreadStore,
@@ -150,12 +151,14 @@ class ToolOrchestrator:
             req, history, turn.plan.context, settings, turn.plan.extra_system
         )
         turn.current = len(turn.messages) - 1
-        await self._event(turn, "turn_start", _start_payload(turn, len(history)))
-        turn.stored.add("turn_start")
-        await self._chats.add(
+        # The prompt's history row commits with its turn_start: both or neither.
+        prompt = self._chats.prepare(
             req.project.project_id, turn.turn_id, "user", req.prompt, thread_id=req.thread_id
         )
-        turn.stored.add("user")
+        await self._event(
+            turn, "turn_start", _start_payload(turn, len(history)), messages=(prompt,)
+        )
+        turn.stored.update(("turn_start", "user"))
         if self._evaluator is not None:
             await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
@@ -381,17 +384,19 @@ class ToolOrchestrator:
         return ending
 
     async def _write_end(self, turn: RunningTurn, ending: Ending) -> None:
-        """Idempotent: the assistant row that pairs a stored user row, then the
-        `turn_end` that pairs a stored `turn_start`; each written at most once."""
+        """Idempotent: the assistant row that pairs a stored user row and the
+        `turn_end` that pairs a stored `turn_start`, in one transaction, each
+        written at most once (a kill between two commits would store a whole
+        answer under a turn the next start marks interrupted)."""
+        answer = None
         if "user" in turn.stored and "assistant" not in turn.stored:
-            await self._chats.add(
+            answer = self._chats.prepare(
                 turn.req.project.project_id,
                 turn.turn_id,
                 "assistant",
                 turn.text,
                 thread_id=turn.req.thread_id,
             )
-            turn.stored.add("assistant")
         if "turn_start" in turn.stored and "turn_end" not in turn.stored:
             payload = turn.end_payload(ending)
             scores: list[Score] = []
@@ -401,11 +406,21 @@ class ToolOrchestrator:
                 scores = self._evaluator.end_scores(
                     turn.req.project.project_id, turn.turn_id, turn.events, payload
                 )
-            await self._event(turn, "turn_end", payload, scores=scores)
+            messages = () if answer is None else (answer,)
+            await self._event(turn, "turn_end", payload, scores=scores, messages=messages)
             turn.stored.add("turn_end")
+        elif answer is not None:
+            await self._chats.commit(answer)
+        if answer is not None:
+            turn.stored.add("assistant")
 
     async def _event(
-        self, turn: RunningTurn, type: str, payload: dict[str, Any], scores: Sequence[Score] = ()
+        self,
+        turn: RunningTurn,
+        type: str,
+        payload: dict[str, Any],
+        scores: Sequence[Score] = (),
+        messages: Sequence[PendingMessage] = (),
     ) -> None:
         event = await self._traces.append(
             turn.req.project.project_id,
@@ -414,6 +429,7 @@ class ToolOrchestrator:
             payload,
             thread_id=turn.req.thread_id,
             scores=scores,
+            messages=messages,
         )
         turn.events.append(event)
 

@@ -192,7 +192,9 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
             raise InvalidArguments("'diagnostic' must be an LSP diagnostic with a 'message'")
     if action == "fix" and diagnostic is None:
         raise InvalidArguments("action 'fix' needs a 'diagnostic'")
-    detach = obj.get("detach", True)
+    detach = obj.get("detach")
+    if detach is None:  # absent or null: the default, as for every optional field
+        detach = True
     if not isinstance(detach, bool):
         raise InvalidArguments("'detach' must be a boolean")
     return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))

@@ -10,7 +10,7 @@ Any failure is a `StorageError` whose text begins 'Orion storage error:' and nam
 from __future__ import annotations
 
 from orion_lsp.storage.blobs import BlobStore
-from orion_lsp.storage.chat import ChatMessage, ChatStore, HistoryLoader
+from orion_lsp.storage.chat import ChatMessage, ChatStore, HistoryLoader, PendingMessage
 from orion_lsp.storage.checkpoints import CheckpointStore, FileChange, TurnRef
 from orion_lsp.storage.database import Database, utc_now
 from orion_lsp.storage.errors import StorageError
@@ -38,6 +38,7 @@ __all__ = [
     "FailNth",
     "FileChange",
     "HistoryLoader",
+    "PendingMessage",
     "Score",
     "ScoreStore",
     "StorageError",

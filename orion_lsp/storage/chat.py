@@ -96,31 +96,88 @@ class ChatStore:
         new thread's title, taken from it), and the returned message carries
         what was stored.
         """
+        return await self.commit(
+            self.prepare(project_id, turn_id, role, content, thread_id=thread_id)
+        )
+
+    async def commit(self, pending: PendingMessage) -> ChatMessage:
+        """Write a prepared message in a transaction of its own."""
+        await self.db.write(pending.write)
+        return pending.message
+
+    def prepare(
+        self,
+        project_id: str,
+        turn_id: str,
+        role: Literal["user", "assistant"],
+        content: str,
+        *,
+        thread_id: str | None = None,
+    ) -> PendingMessage:
+        """A message to write inside another store's transaction (`add` is this
+        plus its own transaction): a turn's answer commits with its `turn_end`."""
         if role not in ROLES:
             # A programming error, not a storage failure: do not show it as one.
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
         if self.db.redactor is not None:
             content = self.db.redactor(content)
-        created_at = utc_now()
+        return PendingMessage(project_id, turn_id, role, content, utc_now(), thread_id)
 
-        async def insert(conn: aiosqlite.Connection) -> int:
-            if thread_id is not None and role == "user":
-                rows = await conn.execute_fetchall(_LATEST_UPDATE_SQL, (project_id,))
-                updated = _after(created_at, next(iter(rows))[0])
-                await conn.execute_fetchall(
-                    _TOUCH_THREAD_SQL,
-                    (thread_id, project_id, thread_title(content), created_at, updated),
-                )
-            rows = await conn.execute_fetchall(
-                "INSERT INTO chat_messages"
-                " (project_id, turn_id, role, content, created_at, thread_id)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (project_id, turn_id, role, content, created_at, thread_id),
+
+@dataclass
+class PendingMessage:
+    """One redacted chat row, written by `write(conn)`; `message` once it has run."""
+
+    project_id: str
+    turn_id: str
+    role: str
+    content: str
+    created_at: str
+    thread_id: str | None
+    id: int | None = None
+
+    async def write(self, conn: aiosqlite.Connection) -> None:
+        if self.thread_id is not None and self.role == "user":
+            rows = await conn.execute_fetchall(_LATEST_UPDATE_SQL, (self.project_id,))
+            updated = _after(self.created_at, next(iter(rows))[0])
+            await conn.execute_fetchall(
+                _TOUCH_THREAD_SQL,
+                (
+                    self.thread_id,
+                    self.project_id,
+                    thread_title(self.content),
+                    self.created_at,
+                    updated,
+                ),
             )
-            return int(next(iter(rows))[0])
+        rows = await conn.execute_fetchall(
+            "INSERT INTO chat_messages"
+            " (project_id, turn_id, role, content, created_at, thread_id)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                self.project_id,
+                self.turn_id,
+                self.role,
+                self.content,
+                self.created_at,
+                self.thread_id,
+            ),
+        )
+        self.id = int(next(iter(rows))[0])
 
-        new_id = await self.db.write(insert)
-        return ChatMessage(new_id, project_id, turn_id, role, content, created_at, thread_id)
+    @property
+    def message(self) -> ChatMessage:
+        if self.id is None:
+            raise RuntimeError("the message has not been written")
+        return ChatMessage(
+            self.id,
+            self.project_id,
+            self.turn_id,
+            self.role,
+            self.content,
+            self.created_at,
+            self.thread_id,
+        )
 
 
 def _after(now: str, latest: str | None) -> str:

@@ -16,7 +16,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
@@ -31,6 +31,9 @@ from orion_lsp.storage.requests import (
     store_request_blobs,
 )
 from orion_lsp.storage.scores import Score, upsert_scores
+
+if TYPE_CHECKING:  # chat imports threads, which imports this module
+    from orion_lsp.storage.chat import PendingMessage
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,7 @@ class TraceStore:
         *,
         thread_id: str | None = None,
         scores: Sequence[Score] = (),
+        messages: Sequence[PendingMessage] = (),
     ) -> TraceEvent:
         """Append one event (seq = 1, 2, 3... within the turn); committed on return.
 
@@ -128,7 +132,9 @@ class TraceStore:
         the stored (redacted) payload. `thread_id` files the event under its
         thread (None: a turn in no thread, e.g. a replay sample). `scores` are
         upserted in the same transaction (a turn_end and the turn's built-in
-        scores: both or neither).
+        scores: both or neither). `messages` are chat rows of the same
+        transaction (a turn's answer row with its turn_end: a kill between two
+        commits would leave an answer whose turn is later marked interrupted).
         """
         if type not in EVENT_TYPES:
             raise ValueError(f"trace event type must be one of {EVENT_TYPES}, not {type!r}")
@@ -148,6 +154,8 @@ class TraceStore:
             row = next(iter(rows))
             if scores:
                 await upsert_scores(conn, scores, self.db.redactor)
+            for message in messages:
+                await message.write(conn)
             return int(row[0]), int(row[1])
 
         new_id, seq = await self.db.write(insert)

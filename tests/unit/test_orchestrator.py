@@ -298,6 +298,54 @@ async def test_storage_failing_for_good_leaves_no_half_end(services, project, mo
     assert roles == ["user"]
 
 
+class _DieAfterFirstWrite:
+    """Once armed, lets one write commit and fails every later one: like a kill
+    right after that commit (reads still work)."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def __call__(self, op: str) -> None:
+        import sqlite3
+
+        if op == "write":
+            self.writes += 1
+            if self.writes > 1:
+                raise sqlite3.OperationalError("injected: the process is gone")
+
+
+async def test_the_answer_and_turn_end_commit_together(services, project, model):
+    """A process dying after the first write of the turn's close must not leave
+    a whole answer under a turn that the next start marks interrupted."""
+    from orion_lsp.storage import StorageError
+    from orion_lsp.storage.trace import INTERRUPTED_NOTE
+
+    assert services.db is not None and services.traces is not None
+    db = services.db
+
+    def arm(event: Any) -> None:
+        if event.type == "llm_call":
+            db.fault_hook = _DieAfterFirstWrite()
+
+    services.traces.observers.append(arm)
+    model.push(ScriptedReply(text="The answer, whole: ünï 🙂."))
+    try:
+        await _run_with_sink(services, project, "hi", RecordingSink())
+    except StorageError:
+        pass
+    db.fault_hook = None
+    services.traces.observers.remove(arm)
+    await services.traces.mark_interrupted()  # what the next start does
+    evs, roles = await _ledger(services, project)
+    assert roles == ["user", "assistant"]
+    status = json.loads(evs[-1][2])["status"]
+    answer = (await db.fetchall("SELECT content FROM chat_messages WHERE role='assistant'"))[0][0]
+    if status == "interrupted":
+        assert answer.endswith(INTERRUPTED_NOTE), answer
+    else:
+        assert status == "completed" and answer == "The answer, whole: ünï 🙂."
+
+
 class _BrokenSink(RecordingSink):
     async def tool_event(
         self, turn_id: str, type: str, name: str, ok: bool | None, summary: str
