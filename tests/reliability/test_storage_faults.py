@@ -133,9 +133,10 @@ def test_every_storage_call_failing_once_and_for_good(
         print(json.dumps(o))
 
 
-# Calls: 1 start-up sweep, 2 the thread's choice, 3 history, 4 turn_start, 5 user
-# message, 6 llm_call ...: each k fails after the user message is stored.
-@pytest.mark.parametrize("k", [6, 10, 11])
+# Calls: 1 start-up sweep, 2 the thread's choice, 3 history, 4 turn_start with the
+# user message, 5 llm_call ..., 10 turn_end with the answer (the last): each k
+# fails after the user message is stored.
+@pytest.mark.parametrize("k", [5, 8, 9, 10])
 def test_a_turn_failed_by_storage_is_closed_in_trace_and_history(
     start_server: Starter, tmp_path: Path, workspace: Path, k: int
 ) -> None:
