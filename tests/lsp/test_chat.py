@@ -180,9 +180,9 @@ async def test_storage_failure_mid_turn_stops_the_turn(
     workspace: Path, db_path: Path, model: ScriptedModelServer
 ):
     # Storage calls: 1 start-up sweep, 2 the thread's choice, 3 history,
-    # 4 turn_start, 5 user message, 6 the previous turn's edits (edit_kept),
-    # 7 llm_call, 8 tool_call ... Fail from the tool_call on.
-    env = model_env(model, db_path, ORION_FAULT_STORAGE="8+")
+    # 4 turn_start with the user message, 5 the previous turn's edits (edit_kept),
+    # 6 llm_call, 7 tool_call ... Fail from the tool_call on.
+    env = model_env(model, db_path, ORION_FAULT_STORAGE="7+")
     model.push(
         ScriptedReply(
             text="reading", tool_calls=[ScriptedToolCall("read_file", {"path": "pkg/greet.py"})]
