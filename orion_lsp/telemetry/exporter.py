@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from .sdk import OtelSdk
 
 log = logging.getLogger(__name__)
+
+DONE_KEPT = 4096
 
 EXTRA_MISSING = (
     "OpenTelemetry export is configured but the extra is not installed: "
@@ -79,7 +82,10 @@ class Telemetry:
         self._counts_lock = threading.Lock()
         self._warned = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._done: dict[str, tuple[str, str | None]] = {}  # turn -> (project, thread)
+        # turn -> (project, thread) of the last DONE_KEPT exported turns: a score
+        # that arrives later for one of them is sent live (an older turn's
+        # goes with `orion traces export --otlp`); bounded for a server that runs for weeks.
+        self._done: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 
     # -- what the rest of Orion calls ------------------------------------------------
 
@@ -131,6 +137,9 @@ class Telemetry:
                 return False
             thread = specs[0].attributes.get("gen_ai.conversation.id")
             self._done[turn_id] = (project_id, thread if isinstance(thread, str) else None)
+            self._done.move_to_end(turn_id)
+            while len(self._done) > DONE_KEPT:
+                self._done.popitem(last=False)
             return await asyncio.to_thread(self._emit, turn_id, specs)
         except Exception as exc:  # export never fails a turn; the ledger has it all
             log.debug("telemetry export of %s failed", turn_id, exc_info=True)
@@ -185,7 +194,10 @@ class Telemetry:
         if sdk is None:
             return
         for score in scores:
-            project_id, thread = self._done[score.turn_id]
+            known = self._done.get(score.turn_id)
+            if known is None:  # dropped from the bounded map meanwhile
+                continue
+            project_id, thread = known
             event = evaluation_event(score, 0, capture_content=self.config.capture_content)
             key = f"score:{score.name}:{score.source_id}:{score.step}:{event.time_ns}"
             attrs: dict[str, Any] = {

@@ -297,3 +297,33 @@ def test_a_dead_collector_never_fails_a_turn_and_export_resends(
     env = _env(model, db)
     usage = _chat(env, ws, "traces", "export", "--otlp", "--project-id", "p-otel")
     assert usage.returncode == 2 and "OTEL_EXPORTER_OTLP_ENDPOINT" in usage.stderr
+
+
+async def test_the_turns_kept_for_late_scores_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, receiver: OtlpReceiver
+) -> None:
+    """A server that runs for weeks keeps the last DONE_KEPT turns, not every turn;
+    a late score of a forgotten turn is skipped (`traces export` re-sends it)."""
+    from orion_lsp.redact import Redactor
+    from orion_lsp.telemetry import exporter
+
+    monkeypatch.setattr(exporter, "DONE_KEPT", 3)
+
+    async def events(_project: str, _turn: str) -> list[Ev]:
+        return EVENTS
+
+    async def scores(_turn: str) -> list[Sc]:
+        return []
+
+    config = TelemetryConfig.resolve(None, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
+    tel = exporter.Telemetry(config, Redactor(), events, scores)
+    turns = [f"turn{k:02d}" + "0" * 26 for k in range(5)]
+    for t in turns:
+        assert await tel.export_turn("p", t)
+    assert list(tel._done) == turns[-3:]
+    late = Sc("rating", "user")
+    late.turn_id = turns[0]  # type: ignore[attr-defined]
+    tel._emit_late([late])  # forgotten: skipped, no KeyError
+    await tel.flush()
+    assert receiver.wait_for(lambda spans: len({s.trace_id for s in spans}) == 5)
+    await tel.close()
