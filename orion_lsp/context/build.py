@@ -27,6 +27,7 @@ from .cache import SKIPPED, CachedMeta, CachedTags, MemoryTagCache, TagCache
 from .files import FileEntry as WalkEntry
 from .files import IgnoreRules, walk_files
 from .graph import FileEntry, NameTable, RepoGraph, make_entry
+from .heap import release_free_heap
 from .shares import ShareCache
 from .tags import BlobNames, blob_names
 from .worker import ParseResult, parse_batch, parse_one
@@ -48,6 +49,9 @@ INCREMENTAL_SHARE = 0.05
 # During a cold build, re-link for the partial map when this long has passed
 # since the last link started, and the index grew by half since.
 RELINK_AFTER_S = 60.0
+# During a cold build, give the heap that parse results churned through back
+# to the system after this many files, and before the final link (heap.py).
+TRIM_EVERY_FILES = 2000
 
 
 def _pool_context() -> Any:
@@ -135,6 +139,8 @@ class Builder:
         await self._parse_all(todo, meta, progress)
         self._done = self._total
         if not incremental:
+            if self.reparsed >= TRIM_EVERY_FILES:
+                release_free_heap()  # before the link doubles the graph for a moment
             await self._relink(save=True)
         self._build_ms = int((time.perf_counter() - t0) * 1000)
         log.info(
@@ -238,7 +244,12 @@ class Builder:
         to_save: list[tuple[str, CachedTags]] = []
         last_link = time.perf_counter()
         linked_size = len(self._entries)
+        since_trim = 0
         async for results in self._parse(todo):
+            since_trim += len(results)
+            if since_trim >= TRIM_EVERY_FILES:
+                since_trim = 0
+                release_free_heap()
             for r, gen in results:
                 self._done += 1
                 parse_cpu += r.parse_s
