@@ -122,8 +122,15 @@ async def test_history_larger_than_the_window_is_dropped_and_recorded(smollm2, w
     s = await start_session(workspace, db, None, env=env_for(smollm2, db))  # type: ignore[arg-type]
     try:
         pid = (await s.command("orion.status", {}))["projects"][0]["projectId"]
+        # History is per thread: ten long turns of one thread, then a turn in it.
+        thread = uuid.uuid4().hex
         con = sqlite3.connect(db)
         with con:
+            con.execute(
+                "INSERT INTO threads(id, project_id, title, created_at, updated_at)"
+                " VALUES (?,?,?,?,?)",
+                (thread, pid, "long", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:09.000Z"),
+            )
             for i in range(10):
                 tid = uuid.uuid4().hex
                 for role, text in (
@@ -131,11 +138,12 @@ async def test_history_larger_than_the_window_is_dropped_and_recorded(smollm2, w
                     ("assistant", f"answer {i} " + "dolor sit " * 60),
                 ):
                     con.execute(
-                        "INSERT INTO chat_messages(project_id, turn_id, role, content, created_at) VALUES (?,?,?,?,?)",
-                        (pid, tid, role, text, f"2026-01-01T00:00:{i:02d}.000Z"),
+                        "INSERT INTO chat_messages(project_id, turn_id, role, content,"
+                        " created_at, thread_id) VALUES (?,?,?,?,?,?)",
+                        (pid, tid, role, text, f"2026-01-01T00:00:{i:02d}.000Z", thread),
                     )
         con.close()
-        result = await s.chat("Reply with one word: ready?")
+        result = await s.chat("Reply with one word: ready?", threadId=thread)
         assert result["status"] == "completed"
         llm = [
             json.loads(p)
