@@ -18,11 +18,25 @@ import pytest
 from tests.e2e.test_realmodel import smollm2  # noqa: F401  (module-scoped server fixture)
 from tests.lsp.harness import start_session
 
-# Slow tier, not yet gating: llama-cpp-python's server reuses the KV cache of the
-# previous request's common prefix, so a greedy (temperature 0) reply depends on
-# what the server evaluated before; the resend must first recreate the state the
-# original call saw. Until it does, the reply can differ after a few tokens.
-pytestmark = [pytest.mark.realmodel, pytest.mark.slow]
+# llama-cpp-python's server keeps the KV cache of the previous request and
+# re-evaluates only what follows the common prefix, so a greedy reply depends
+# (in floating point) on what it evaluated before. Before the turn and before
+# the resend the test sends the same unrelated raw completion, which shares no
+# token with a chat prompt beyond a BOS (whose KV is computed once, by the
+# first request): both calls are then evaluated in one batch from the same state.
+pytestmark = pytest.mark.realmodel
+
+RESET_PROMPT = "Zebra crossings, 42 of them."
+
+
+def pin_cache_state(base: str, model: str) -> None:
+    r = httpx.post(
+        f"{base}/completions",
+        json={"model": model, "prompt": RESET_PROMPT, "max_tokens": 1, "temperature": 0},
+        headers={"Authorization": "Bearer orion-local"},
+        timeout=180,
+    )
+    assert r.status_code == 200, r.text
 
 
 def stored_calls(db: Path, project_id: str, turn_id: str) -> list[dict[str, Any]]:
@@ -73,13 +87,14 @@ async def test_a_stored_request_sent_again_gives_the_stored_reply(smollm2, tmp_p
     )  # fmt: skip
     s = await start_session(ws, db, None, env=env)  # type: ignore[arg-type]
     try:
+        pin_cache_state(smollm2, "smollm2")
         result = await s.chat("In one sentence, what does a Python list hold?")
         assert result["status"] == "completed", result
     finally:
         await s.client.shutdown_session()
     calls = stored_calls(db, result["projectId"], result["turnId"])
     assert calls, "no completed model call stored"
-    call = calls[-1]
+    call = calls[0]  # the call right after the pinned state
     request = call["request"]
     assert request["params"]["temperature"] == 0
     assert request["messages"][-1] == {
@@ -87,5 +102,6 @@ async def test_a_stored_request_sent_again_gives_the_stored_reply(smollm2, tmp_p
         "content": "In one sentence, what does a Python list hold?",
     }
     assert call["text"].strip()
+    pin_cache_state(smollm2, "smollm2")
     again = resend(smollm2, "smollm2", request)
     assert again == call["text"]
