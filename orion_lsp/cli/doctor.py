@@ -41,10 +41,13 @@ async def run_doctor(settings: Settings) -> int:
     if ok:
         await _model_details(settings, redactor)
     if settings.critic_model:
-        from dataclasses import replace
-
-        cok, cdetail = await check_model(replace(settings, model=settings.critic_model), redactor)
-        _line(cok, "critic model", f"{settings.critic_model}: {cdetail}")
+        critic = settings.for_critic()  # its own endpoint when criticApiBase is set
+        cok, cdetail = await check_model(critic, redactor)
+        _line(
+            cok,
+            "critic model",
+            f"{critic.model} at {critic.api_base or 'provider default URL'}: {cdetail}",
+        )
         ok = ok and cok
     if not ok and status == EXIT_OK:
         status = EXIT_FAILED

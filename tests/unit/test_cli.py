@@ -143,6 +143,24 @@ def test_interactive_session_shares_history(tmp_path: Path, model: ScriptedModel
     assert [m["content"] for m in second_request[1:]] == ["one", "first answer", "two"]
 
 
+def test_doctor_checks_the_critic_at_its_own_endpoint(tmp_path: Path, model: ScriptedModelServer):
+    model.push(
+        ScriptedReply(text="ok"),
+        ScriptedReply(tool_calls=[ScriptedToolCall("ping", {"message": "hello"})]),
+    )
+    with ScriptedModelServer(default=ScriptedReply(text="critic ok")) as critic:
+        env = make_env(
+            model,
+            tmp_path / "orion.db",
+            ORION_CRITIC_MODEL=critic.model,
+            ORION_CRITIC_API_BASE=critic.base_url,
+        )
+        out = orion("doctor", env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert critic.requests, "the critic check never reached the critic's endpoint"
+        assert f"critic model: {critic.model} at {critic.base_url}" in out.stdout
+
+
 def test_doctor_reports_and_caches_tool_mode(tmp_path: Path, model: ScriptedModelServer):
     env = make_env(model, tmp_path / "orion.db")
     model.push(

@@ -54,47 +54,8 @@ run_one() {
   echo "$rc" >"$log.rc"
 }
 
-start=$(date +%s)
-pids=()
-for f in "${files[@]}"; do
-  run_one "$f" &
-  pids+=($!)
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
-done
-wait
-
-# Processes of this run that outlived their Neovim (a server that does not
-# exit after shutdown/exit, a model server of a crashed test): found by the
-# marker only this run's processes carry, reported, then ended by pid.
-leftovers() {
-  local p
-  for p in /proc/[0-9]*; do
-    if { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qx "ORION_NVIM_TEST_RUN=$work"; then
-      echo "${p#/proc/}"
-    fi
-  done
-}
-for _ in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(leftovers)" ] && break; sleep 0.5; done
-left="$(leftovers | tr '\n' ' ')"
-if [ -n "$left" ]; then
-  echo "warning: processes still running 5 s after their Neovim exited (killed):" >&2
-  for p in $left; do echo "  $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-160)" >&2; done
-  kill $left 2>/dev/null || true
-  sleep 1
-  kill -9 $left 2>/dev/null || true
-fi
-
-failed=0
-for f in "${files[@]}"; do
-  log="$work/$(basename "$f").log"
-  rc="$(cat "$log.rc")"
-  if [ "$rc" -ne 0 ]; then
-    failed=1
-    echo "=== $f (exit $rc) ==="
-    cat "$log"
-  else
-    grep -oE '(ok|SKIPPED|FAILED) +[a-z_]+ :: .*' "$log" || true
-  fi
-done
-echo "neovim tests: $([ $failed -eq 0 ] && echo passed || echo FAILED) in $(( $(date +%s) - start ))s"
-exit "$failed"
+# shellcheck source=../../../scripts/lib/editor-suite.sh
+source "$repo/scripts/lib/editor-suite.sh"
+status=0
+run_suite Neovim ORION_NVIM_TEST_RUN -oE '(ok|SKIPPED|FAILED) +[a-z_]+ :: .*' || status=$?
+exit "$status"
