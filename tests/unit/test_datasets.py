@@ -256,3 +256,35 @@ def test_cli_export_and_replay_usage(tmp_path: Path) -> None:
     bad = run("replay", "--project-id", "nobody", "--turn", "t", "--model", "openai/x")
     assert bad.returncode == 2 and "no stored model request" in bad.stderr
     assert run("export", "xyz", "--project-id", "p", "--out", "o").returncode == 2
+
+
+def test_the_final_scan_remembers_clean_strings_not_dirty_ones(tmp_path: Path) -> None:
+    """Strings repeated from row to row are scanned once; a new string with a
+    secret in a later row still refuses, and every mask in the output counts."""
+    from orion_lsp.datasets.export import _Writer
+    from orion_lsp.redact import MASK, Redactor
+
+    class Counting(Redactor):
+        calls = 0
+
+        def redact(self, text: str) -> str:
+            Counting.calls += 1
+            return super().redact(text)
+
+    w = _Writer(tmp_path / "rows.jsonl", Counting())
+    history = [{"role": "user", "content": f"question {k} ünï 🙂 {MASK}"} for k in range(50)]
+    w.write({"messages": history}, [], [])
+    first = Counting.calls
+    w.write({"messages": history}, [], [])
+    assert Counting.calls == first  # nothing new to scan
+    assert w.redactions == 100
+    leak = [*history, {"role": "user", "content": "key sk-proj-" + "a1B2" * 12}]
+    with pytest.raises(ExportRefused):
+        w.write({"messages": leak}, [_turn_stub()], [])
+    w.close()
+
+
+def _turn_stub() -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(turn_id="t-leak")
