@@ -19,7 +19,6 @@ Exit status is 0 even when the target is missed (MISSED is printed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -29,29 +28,10 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.lspwire import frame, read_message  # noqa: E402
+
 TARGET_MS = 100.0
-
-
-def frame(payload: dict[str, Any]) -> bytes:
-    body = json.dumps(payload).encode("utf-8")
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(stream: IO[bytes]) -> dict[str, Any]:
-    length = None
-    while True:
-        line = stream.readline()
-        if not line:
-            raise EOFError("server closed stdout")
-        line = line.strip()
-        if not line:
-            break
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    if length is None:
-        raise ValueError("message without Content-Length")
-    return json.loads(stream.read(length))
 
 
 def wait_response(stream: IO[bytes], msg_id: int) -> dict[str, Any]:

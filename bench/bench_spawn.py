@@ -26,7 +26,6 @@ Exit status is 0 even when the target is missed (MISSED is printed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -35,7 +34,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.lspwire import frame, read_message  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RATIO_TARGET = 1.2
@@ -88,28 +90,6 @@ if target.endswith(".py"):
 else:
     runpy.run_module(target, run_name="__main__", alter_sys=True)
 """
-
-
-def frame(payload: dict[str, Any]) -> bytes:
-    body = json.dumps(payload).encode("utf-8")
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(stream: IO[bytes]) -> dict[str, Any]:
-    length = None
-    while True:
-        line = stream.readline()
-        if not line:
-            raise EOFError("server closed stdout before answering")
-        line = line.strip()
-        if not line:
-            break
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    if length is None:
-        raise ValueError("message without Content-Length")
-    return json.loads(stream.read(length))
 
 
 def initialize_request(workspace: Path) -> dict[str, Any]:
