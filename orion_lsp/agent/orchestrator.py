@@ -158,7 +158,7 @@ class ToolOrchestrator:
         await self._event(
             turn, "turn_start", _start_payload(turn, len(history)), messages=(prompt,)
         )
-        turn.stored.update(("turn_start", "user"))
+        turn.in_ledger = True
         if self._evaluator is not None:
             await self._evaluator.turn_started(req, turn.ctx.documents)
         status = await self._loop(turn)
@@ -384,35 +384,29 @@ class ToolOrchestrator:
         return ending
 
     async def _write_end(self, turn: RunningTurn, ending: Ending) -> None:
-        """Idempotent: the assistant row that pairs a stored user row and the
-        `turn_end` that pairs a stored `turn_start`, in one transaction, each
-        written at most once (a kill between two commits would store a whole
-        answer under a turn the next start marks interrupted)."""
-        answer = None
-        if "user" in turn.stored and "assistant" not in turn.stored:
-            answer = self._chats.prepare(
-                turn.req.project.project_id,
-                turn.turn_id,
-                "assistant",
-                turn.text,
-                thread_id=turn.req.thread_id,
+        """Idempotent: the `turn_end` of a stored `turn_start`, with the assistant
+        row that pairs the user row committed beside it, in one transaction and
+        at most once (a kill between two commits would store a whole answer
+        under a turn the next start marks interrupted)."""
+        if not turn.in_ledger or turn.closed:
+            return
+        answer = self._chats.prepare(
+            turn.req.project.project_id,
+            turn.turn_id,
+            "assistant",
+            turn.text,
+            thread_id=turn.req.thread_id,
+        )
+        payload = turn.end_payload(ending)
+        scores: list[Score] = []
+        if self._evaluator is not None:
+            # The built-in scores are part of the turn's ledger: committed with its
+            # turn_end (so before `orion/turnEnd`), or neither is.
+            scores = self._evaluator.end_scores(
+                turn.req.project.project_id, turn.turn_id, turn.events, payload
             )
-        if "turn_start" in turn.stored and "turn_end" not in turn.stored:
-            payload = turn.end_payload(ending)
-            scores: list[Score] = []
-            if self._evaluator is not None:
-                # The built-in scores are part of the turn's ledger: committed with its
-                # turn_end (so before `orion/turnEnd`), or neither is.
-                scores = self._evaluator.end_scores(
-                    turn.req.project.project_id, turn.turn_id, turn.events, payload
-                )
-            messages = () if answer is None else (answer,)
-            await self._event(turn, "turn_end", payload, scores=scores, messages=messages)
-            turn.stored.add("turn_end")
-        elif answer is not None:
-            await self._chats.commit(answer)
-        if answer is not None:
-            turn.stored.add("assistant")
+        await self._event(turn, "turn_end", payload, scores=scores, messages=(answer,))
+        turn.closed = True
 
     async def _event(
         self,

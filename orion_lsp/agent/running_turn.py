@@ -72,8 +72,9 @@ class RunningTurn:
     steps: int = 0
     critic: dict[str, Any] | None = None
     end_extra: dict[str, Any] = field(default_factory=dict)  # from the turn-end checks
-    # Which of "turn_start", "user", "assistant", "turn_end" are in the ledger.
-    stored: set[str] = field(default_factory=set)
+    # `in_ledger`: its turn_start and user row are stored; `closed`: its turn_end and answer.
+    in_ledger: bool = False
+    closed: bool = False
     # The turn's trace events as stored (redacted): what the evaluators read at its end.
     events: list[TraceEvent] = field(default_factory=list)
     _plan: TurnPlan | None = None

@@ -96,12 +96,7 @@ class ChatStore:
         new thread's title, taken from it), and the returned message carries
         what was stored.
         """
-        return await self.commit(
-            self.prepare(project_id, turn_id, role, content, thread_id=thread_id)
-        )
-
-    async def commit(self, pending: PendingMessage) -> ChatMessage:
-        """Write a prepared message in a transaction of its own."""
+        pending = self.prepare(project_id, turn_id, role, content, thread_id=thread_id)
         await self.db.write(pending.write)
         return pending.message
 
