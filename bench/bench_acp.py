@@ -32,7 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_spawn import frame, initialize_request, read_message  # noqa: E402
+from bench_spawn import initialize_request  # noqa: E402
+
+from bench.lspwire import frame, read_message  # noqa: E402
 
 SPAWN_TARGET = 1.2
 TTFT_TARGET = 1.05
@@ -69,28 +71,31 @@ def lsp_until(stream: IO[bytes], predicate: Any) -> dict[str, Any]:
             return msg
 
 
-def spawn_lsp(env: dict[str, str], ws: Path) -> float:
-    t0 = time.perf_counter()
+def start_lsp(env: dict[str, str], ws: Path) -> subprocess.Popen[bytes]:
+    """`python -m orion_lsp`, once it has answered `initialize`."""
     proc = subprocess.Popen(LSP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, cwd=ws)  # fmt: skip
     assert proc.stdin and proc.stdout
     proc.stdin.write(frame(initialize_request(ws)))
     proc.stdin.flush()
     lsp_until(proc.stdout, lambda m: m.get("id") == 1)
-    took = time.perf_counter() - t0
-    proc.kill()
-    proc.wait()
-    return took
+    return proc
 
 
-def spawn_acp(env: dict[str, str], ws: Path) -> float:
-    t0 = time.perf_counter()
+def start_acp(env: dict[str, str], ws: Path) -> subprocess.Popen[bytes]:
+    """`orion acp`, once it has answered `initialize`."""
     proc = subprocess.Popen(ACP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, env=env, cwd=ws)  # fmt: skip
     assert proc.stdin and proc.stdout
     acp_send(proc.stdin, {"jsonrpc": "2.0", "id": 1, "method": "initialize",
                           "params": {"protocolVersion": 1}})  # fmt: skip
     acp_until(proc.stdout, lambda m: m.get("id") == 1)
+    return proc
+
+
+def spawn_seconds(start: Any, env: dict[str, str], ws: Path) -> float:
+    t0 = time.perf_counter()
+    proc = start(env, ws)
     took = time.perf_counter() - t0
     proc.kill()
     proc.wait()
@@ -99,13 +104,9 @@ def spawn_acp(env: dict[str, str], ws: Path) -> float:
 
 class LspTurns:
     def __init__(self, env: dict[str, str], ws: Path) -> None:
-        self.proc = subprocess.Popen(LSP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=ws)  # fmt: skip
+        self.proc = start_lsp(env, ws)
         assert self.proc.stdin and self.proc.stdout
         self.inp, self.out, self.n = self.proc.stdin, self.proc.stdout, 100
-        self.inp.write(frame(initialize_request(ws)))
-        self.inp.flush()
-        lsp_until(self.out, lambda m: m.get("id") == 1)
         self.inp.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
         self.inp.flush()
 
@@ -136,13 +137,9 @@ class LspTurns:
 
 class AcpTurns:
     def __init__(self, env: dict[str, str], ws: Path) -> None:
-        self.proc = subprocess.Popen(ACP, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=ws)  # fmt: skip
+        self.proc = start_acp(env, ws)
         assert self.proc.stdin and self.proc.stdout
         self.inp, self.out, self.n = self.proc.stdin, self.proc.stdout, 100
-        acp_send(self.inp, {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                            "params": {"protocolVersion": 1}})  # fmt: skip
-        acp_until(self.out, lambda m: m.get("id") == 1)
         acp_send(self.inp, {"jsonrpc": "2.0", "id": 2, "method": "session/new",
                             "params": {"cwd": str(ws), "mcpServers": []}})  # fmt: skip
         self.session = acp_until(self.out, lambda m: m.get("id") == 2)["result"]["sessionId"]
@@ -185,9 +182,9 @@ def main() -> int:
         spawn = {"lsp": [], "acp": []}  # type: dict[str, list[float]]
         for i in range(args.spawns + 1):
             env = env_for(tmp / f"spawn{i}.db", model, tmp / "pycache")
-            order = [("lsp", spawn_lsp), ("acp", spawn_acp)]
-            for name, fn in order if i % 2 == 0 else reversed(order):
-                took = fn(env, ws)
+            order = [("lsp", start_lsp), ("acp", start_acp)]
+            for name, start in order if i % 2 == 0 else reversed(order):
+                took = spawn_seconds(start, env, ws)
                 if i:  # the first round fills the bytecode cache
                     spawn[name].append(took)
         env = env_for(tmp / "turns.db", model, tmp / "pycache")
