@@ -6,7 +6,6 @@ database, the scripted model over HTTP."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
+from tests.processes import running
 from tests.unit.test_cli import make_env, orion
 
 # The runs take a turn's files before and after it from its checkpoints (threads
@@ -148,16 +148,4 @@ def test_a_hanging_check_is_killed_at_the_time_limit(
     pids = [int(p) for p in pidfile.read_text().split()]
     assert len(pids) == 2
     for pid in pids:  # each run's grandchild died with its process group
-        assert not _running(pid), pid
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+        assert not running(pid), pid

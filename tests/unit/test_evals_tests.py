@@ -14,6 +14,7 @@ from orion_lsp.evals.command import command_environment, run_test_command
 from orion_lsp.evals.config import EvalConfig, EvalConfigError, load_eval_config
 from orion_lsp.evals.scratch import ScratchError, copy_workspace, make_scratch, overlay
 from orion_lsp.evals.tests_eval import TurnFiles, run_tests
+from tests.processes import running
 
 
 def write(path: Path, text: str) -> Path:
@@ -157,9 +158,9 @@ async def test_hanging_command_is_killed_with_its_whole_process_group(tmp_path: 
     assert time.monotonic() - started < 30  # far below the child's 60 s
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while running(child) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    assert not _alive(child), "the timed-out command's child survived"
+    assert not running(child), "the timed-out command's child survived"
 
 
 async def test_children_left_behind_by_a_finished_command_are_killed(tmp_path: Path) -> None:
@@ -170,22 +171,9 @@ async def test_children_left_behind_by_a_finished_command_are_killed(tmp_path: P
     assert run.passed
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while running(child) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    assert not _alive(child)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (killed, not yet reaped by its parent) is not running.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert not running(child)
 
 
 def test_the_command_environment_has_no_secrets() -> None:
