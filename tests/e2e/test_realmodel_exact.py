@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.test_realmodel import smollm2  # noqa: F401  (module-scoped server fixture)
-from tests.lsp.harness import start_session
+from tests.lsp.harness import resolved_traces, start_session
 
 # llama-cpp-python's server keeps the KV cache of the previous request and
 # re-evaluates only what follows the common prefix, so a greedy reply depends
@@ -37,18 +34,6 @@ def pin_cache_state(base: str, model: str) -> None:
         timeout=180,
     )
     assert r.status_code == 200, r.text
-
-
-def stored_calls(db: Path, project_id: str, turn_id: str) -> list[dict[str, Any]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "orion_lsp.cli", "traces", "--project-id", project_id,
-         "--turn", turn_id, "--json"],
-        env={**env, "ORION_DB": str(db)}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    events = json.loads(out.stdout)["events"]
-    return [e["payload"] for e in events if e["type"] == "llm_call" and "text" in e["payload"]]
 
 
 def resend(base: str, model: str, request: dict[str, Any]) -> str:
@@ -92,7 +77,8 @@ async def test_a_stored_request_sent_again_gives_the_stored_reply(smollm2, tmp_p
         assert result["status"] == "completed", result
     finally:
         await s.client.shutdown_session()
-    calls = stored_calls(db, result["projectId"], result["turnId"])
+    events = resolved_traces(db, result["projectId"], result["turnId"])
+    calls = [e["payload"] for e in events if e["type"] == "llm_call" and "text" in e["payload"]]
     assert calls, "no completed model call stored"
     call = calls[0]  # the call right after the pinned state
     request = call["request"]

@@ -4,8 +4,10 @@ and the scripted model server; collects everything the client receives."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,3 +263,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def resolved_traces(db: Path, project_id: str, turn_id: str) -> list[dict[str, Any]]:
+    """`orion traces --turn T --json` (requests resolved in full), as a user would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "orion_lsp.cli", "traces", "--project-id", project_id,
+         "--turn", turn_id, "--json"],
+        env={**env, "ORION_DB": str(db)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    events: list[dict[str, Any]] = json.loads(out.stdout)["events"]
+    return events

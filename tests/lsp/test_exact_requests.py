@@ -6,9 +6,6 @@ before `orion/turnEnd` reaches the editor."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -16,19 +13,7 @@ from typing import Any
 from orion_lsp.redact import Redactor
 from orion_lsp.testing import ScriptedModelServer, ScriptedReply, ScriptedToolCall
 
-from .harness import API_KEY, Session, rows
-
-
-def resolved_traces(db: Path, project_id: str, turn_id: str) -> list[dict[str, Any]]:
-    """`orion traces --turn T --json`, as a user would run it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORION_")}
-    out = subprocess.run(
-        [sys.executable, "-m", "orion_lsp.cli", "traces", "--project-id", project_id,
-         "--turn", turn_id, "--json"],
-        env={**env, "ORION_DB": str(db)}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["events"]
+from .harness import API_KEY, Session, resolved_traces, rows
 
 
 def ledger_text(db: Path) -> bytes:
