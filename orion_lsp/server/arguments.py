@@ -149,16 +149,17 @@ def parse_chat(arguments: Any) -> ChatArgs:
         raise InvalidArguments("'prompt' must be a non-empty string")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidArguments(f"'prompt' is longer than {MAX_PROMPT_CHARS} characters")
-    detach = _bool(obj, "detach")
+    detach = optional_bool(obj, "detach")
     return ChatArgs(
         prompt, _opt_str(obj, "uri"), parse_range(obj.get("range")), detach, parse_thread_keys(obj)
     )
 
 
-def _bool(obj: dict[str, Any], key: str) -> bool:
-    value = obj.get(key, False)
+def optional_bool(obj: dict[str, Any], key: str, default: bool = False) -> bool:
+    """An optional boolean key: absent or null is the default (docs/protocol.md#commands)."""
+    value = obj.get(key)
     if value is None:
-        return False
+        return default
     if not isinstance(value, bool):
         raise InvalidArguments(f"'{key}' must be a boolean")
     return value
@@ -185,7 +186,7 @@ def _limit(obj: dict[str, Any], default: int | None) -> int | None:
 
 def parse_thread_keys(obj: dict[str, Any]) -> ThreadKeys:
     """`threadId` / `newThread` of a turn command (orion.chat, orion.codeAction)."""
-    keys = ThreadKeys(_id(obj, "threadId", required=False), _bool(obj, "newThread"))
+    keys = ThreadKeys(_id(obj, "threadId", required=False), optional_bool(obj, "newThread"))
     if keys.thread_id is not None and keys.new_thread:
         raise InvalidArguments("give 'threadId' or 'newThread: true', not both")
     return keys
@@ -197,7 +198,7 @@ def parse_history(arguments: Any) -> HistoryArgs:
         _opt_str(obj, "uri"),
         _limit(obj, None),
         _id(obj, "threadId", required=False),
-        _bool(obj, "includeRewound"),
+        optional_bool(obj, "includeRewound"),
     )
 
 
@@ -229,7 +230,7 @@ def parse_rewind(arguments: Any) -> RewindArgs:
     obj = single_object(arguments, "orion.rewind")
     turn_id = _id(obj, "turnId", required=True)
     assert turn_id is not None
-    return RewindArgs(turn_id, _bool(obj, "force"), _bool(obj, "dryRun"))
+    return RewindArgs(turn_id, optional_bool(obj, "force"), optional_bool(obj, "dryRun"))
 
 
 def parse_cancel(arguments: Any) -> CancelArgs:

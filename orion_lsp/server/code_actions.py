@@ -27,7 +27,14 @@ from ..agent.turn import TurnRequest
 from ..context.definitions import Definition, TreeCache, find_definition, language_for_path
 from ..positions import UTF16, encoding_of
 from ..project import uri_to_path
-from .arguments import Range, ThreadKeys, parse_range, parse_thread_keys, single_object
+from .arguments import (
+    Range,
+    ThreadKeys,
+    optional_bool,
+    parse_range,
+    parse_thread_keys,
+    single_object,
+)
 from .documents import LineIndexedDocument
 from .errors import InvalidArguments
 
@@ -192,11 +199,7 @@ def parse_code_action(arguments: Any) -> CodeActionArgs:
             raise InvalidArguments("'diagnostic' must be an LSP diagnostic with a 'message'")
     if action == "fix" and diagnostic is None:
         raise InvalidArguments("action 'fix' needs a 'diagnostic'")
-    detach = obj.get("detach")
-    if detach is None:  # absent or null: the default, as for every optional field
-        detach = True
-    if not isinstance(detach, bool):
-        raise InvalidArguments("'detach' must be a boolean")
+    detach = optional_bool(obj, "detach", default=True)
     return CodeActionArgs(action, uri, rng, diagnostic, detach, parse_thread_keys(obj))
 
 
